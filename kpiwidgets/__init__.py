@@ -1,0 +1,37 @@
+"""kpiwidgets: interactive sales and marketing KPI widgets for Jupyter.
+
+>>> import kpiwidgets as kw
+>>> sorted(kw.TABLES)[:3]
+['campaign_stats', 'content', 'forecasts']
+"""
+
+from kpiwidgets.datasets import TABLES, Dataset, load_demo, read_dataset
+from kpiwidgets.metrics import (
+    DroppedRowsWarning,
+    average_retention,
+    cohort_retention,
+    funnel,
+    funnel_entities,
+    funnel_trend,
+    retention_triangle,
+    segment_comparison,
+    time_to_convert,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TABLES",
+    "Dataset",
+    "DroppedRowsWarning",
+    "average_retention",
+    "cohort_retention",
+    "funnel",
+    "funnel_entities",
+    "funnel_trend",
+    "load_demo",
+    "read_dataset",
+    "retention_triangle",
+    "segment_comparison",
+    "time_to_convert",
+]

@@ -1,0 +1,7 @@
+"""Canonical tables: the demo company, user datasets and their validation."""
+
+from kpiwidgets.datasets.dataset import Dataset, read_dataset
+from kpiwidgets.datasets.demo import load_demo
+from kpiwidgets.datasets.schema import TABLES
+
+__all__ = ["TABLES", "Dataset", "load_demo", "read_dataset"]

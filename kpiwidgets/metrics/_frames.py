@@ -1,0 +1,184 @@
+"""Engine plumbing shared by every metric: frames in, the caller's frame type out.
+
+Every metric is written once, against narwhals' lazy API, so the same code runs on pandas,
+polars (eager or lazy), DuckDB relations and PySpark. Eager pandas input is routed through
+DuckDB (zero-copy scan of the pandas frame) because the core's plans are join and group-by
+heavy, where DuckDB's vectorised engine beats pandas by an order of magnitude; the result comes
+back as pandas. Timestamps with a time zone keep it: the wall-clock values are computed on in
+the data's own zone and the zone is put back on the way out (DuckDB would otherwise apply its
+session zone).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import narwhals.stable.v2 as nw
+
+__all__ = [
+    "DroppedRowsWarning",
+    "Prepared",
+    "attach_dropped",
+    "drop_null_rows",
+    "prepare",
+]
+
+
+class DroppedRowsWarning(UserWarning):
+    """Rows of the input could not be used (null ids or timestamps) and were left out."""
+
+
+@dataclass
+class Prepared:
+    """A user frame, made lazy, plus what is needed to hand results back in the caller's type.
+
+    Attributes
+    ----------
+    lf:
+        The narwhals LazyFrame to compute on.
+    kind:
+        ``"pandas"``, ``"polars"``, ``"polars-lazy"``, ``"pyarrow"`` or ``"lazy"`` (any other
+        lazy backend: DuckDB, PySpark, Dask, ...).
+    time_zones:
+        Column name -> time zone of tz-aware timestamp columns that were made naive (wall time
+        in their own zone) before computing; :meth:`finish` puts the zone back.
+    dropped:
+        Reason -> number of input rows left out (filled in by :func:`drop_null_rows`).
+    """
+
+    lf: nw.LazyFrame
+    kind: str
+    time_zones: dict[str, str] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def finish(self, result: nw.LazyFrame, *, tz_columns: Iterable[str] = ()) -> Any:
+        """Return ``result`` as the caller's frame type.
+
+        ``tz_columns`` lists output columns holding timestamps derived from the input's
+        tz-aware columns; they get the (single) input zone back.
+        """
+        zone = next(iter(self.time_zones.values()), None)
+        names = result.collect_schema().names()
+        restore = [c for c in names if c in set(tz_columns) | set(self.time_zones)]
+        if self.kind == "pandas":
+            # DuckDB would apply its session zone to tz-aware values: localize in pandas.
+            out = result.collect(backend="pyarrow").to_native().to_pandas()
+            if zone is not None:
+                for c in restore:
+                    out[c] = out[c].dt.tz_localize(zone)
+            out.attrs["dropped_rows"] = dict(self.dropped)
+            return out
+        if zone is not None and restore:
+            result = result.with_columns(nw.col(c).dt.replace_time_zone(zone) for c in restore)
+        if self.kind == "lazy" or self.kind == "polars-lazy":
+            return result.to_native()
+        backend = "polars" if self.kind == "polars" else "pyarrow"
+        return result.collect(backend=backend).to_native()
+
+
+def _connection() -> Any:
+    import duckdb
+
+    return duckdb.default_connection()
+
+
+def prepare(frame: Any, *, name: str = "input") -> Prepared:
+    """Wrap any narwhals-supported frame as a lazy frame for the core to compute on.
+
+    pandas frames are scanned by DuckDB; tz-aware timestamp columns are converted to naive
+    wall time in their own zone (all tz-aware columns of one frame must share a zone).
+
+    Raises
+    ------
+    TypeError
+        If ``frame`` is not a dataframe narwhals knows.
+    """
+    if isinstance(frame, (nw.DataFrame, nw.LazyFrame)):
+        frame = frame.to_native()
+    try:
+        nw_frame = nw.from_native(frame)
+    except TypeError as exc:
+        raise TypeError(
+            f"{name}: expected a dataframe (pandas, polars, pyarrow, DuckDB, PySpark, ...), "
+            f"found {type(frame).__name__}"
+        ) from exc
+
+    time_zones = _time_zones(nw_frame)
+    if time_zones and len(set(time_zones.values())) > 1:
+        raise ValueError(
+            f"{name}: timestamp columns must share one time zone, found "
+            + ", ".join(f"{c}={z}" for c, z in time_zones.items())
+        )
+
+    if isinstance(nw_frame, nw.LazyFrame):
+        kind = "polars-lazy" if nw_frame.implementation.is_polars() else "lazy"
+        lf = nw_frame
+    elif nw_frame.implementation.is_pandas():
+        kind = "pandas"
+        native = frame
+        if time_zones:
+            native = native.copy(deep=False)
+            for c in time_zones:
+                native[c] = native[c].dt.tz_localize(None)
+        lf = nw.from_native(_connection().from_df(native))
+        return Prepared(lf=lf, kind=kind, time_zones=time_zones)
+    else:
+        kind = "polars" if nw_frame.implementation.is_polars() else "pyarrow"
+        lf = nw_frame.lazy()
+    if time_zones:
+        lf = lf.with_columns(nw.col(c).dt.replace_time_zone(None) for c in time_zones)
+    return Prepared(lf=lf, kind=kind, time_zones=time_zones)
+
+
+def _time_zones(frame: nw.DataFrame | nw.LazyFrame) -> dict[str, str]:
+    if isinstance(frame, nw.DataFrame) and frame.implementation.is_pandas():
+        # Read pandas dtypes directly: narwhals maps some zone names (e.g. America/New_York)
+        # to Unknown.
+        native = frame.to_native()
+        return {
+            c: str(tz) for c, dt in native.dtypes.items() if (tz := getattr(dt, "tz", None))
+        }
+    zones = {}
+    for column, dtype in frame.collect_schema().items():
+        if isinstance(dtype, nw.Datetime) and dtype.time_zone is not None:
+            zones[column] = dtype.time_zone
+    return zones
+
+
+def drop_null_rows(prep: Prepared, columns: Sequence[str], *, name: str = "input") -> Prepared:
+    """Leave out rows with a null in any of ``columns``, counting them per column.
+
+    The counts land in ``prep.dropped`` (``{"null entity_id": 3, ...}``); a
+    :class:`DroppedRowsWarning` names them so they are never dropped silently.
+    """
+    counts = (
+        prep.lf.select(nw.col(c).is_null().cast(nw.Int64).sum().alias(c) for c in columns)
+        .collect()
+        .to_dict(as_series=False)
+    )
+    dropped = {f"null {c}": int(v[0] or 0) for c, v in counts.items() if v[0]}
+    if dropped:
+        any_null = nw.any_horizontal(*(nw.col(c).is_null() for c in columns), ignore_nulls=True)
+        total = int(prep.lf.select(any_null.cast(nw.Int64).sum().alias("n")).collect()["n"][0])
+        prep.lf = prep.lf.filter(~any_null)
+        prep.dropped.update(dropped)
+        prep.dropped["rows left out"] = total
+        warnings.warn(
+            f"{name}: left out {total} row(s) with nulls ("
+            + ", ".join(f"{k}: {v}" for k, v in dropped.items())
+            + ")",
+            DroppedRowsWarning,
+            stacklevel=3,
+        )
+    return prep
+
+
+def attach_dropped(result: Any, dropped: dict[str, int]) -> Any:
+    """Record the dropped-row counts on a pandas result (``result.attrs["dropped_rows"]``)."""
+    attrs = getattr(result, "attrs", None)
+    if isinstance(attrs, dict):
+        attrs["dropped_rows"] = dict(dropped)
+    return result
