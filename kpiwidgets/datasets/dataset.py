@@ -152,6 +152,40 @@ class Dataset:
             parts.append(f"{name}: {len(frame):,} rows" if hasattr(frame, "__len__") else name)
         return f"Dataset({', '.join(parts)})"
 
+    def summary(self) -> pd.DataFrame:
+        """One row per table: ``table``, ``rows``, ``columns``, ``time_column``, ``first``,
+        ``last`` (the range of the table's main timestamp) and ``rows_left_out``.
+
+        Computed by each table's own engine; only these aggregates are collected.
+        """
+        rows = []
+        for name in self.tables:
+            lf = nw.from_native(self._tables[name]).lazy()
+            time_column = next(
+                c.name for c in TABLES[name].columns if c.kind == "timestamp" and c.required
+            )
+            stats = (
+                lf.select(
+                    nw.len().alias("rows"),
+                    nw.col(time_column).min().alias("first"),
+                    nw.col(time_column).max().alias("last"),
+                )
+                .collect()
+                .to_dict(as_series=False)
+            )
+            rows.append(
+                {
+                    "table": name,
+                    "rows": int(stats["rows"][0]),
+                    "columns": len(lf.collect_schema().names()),
+                    "time_column": time_column,
+                    "first": stats["first"][0],
+                    "last": stats["last"][0],
+                    "rows_left_out": self.dropped.get(name, {}).get("rows left out", 0),
+                }
+            )
+        return pd.DataFrame(rows)
+
     def require(self, *names: str, purpose: str = "this") -> None:
         """Raise a ``KeyError`` naming every table in ``names`` that the dataset lacks."""
         missing = [n for n in names if n not in self._tables]

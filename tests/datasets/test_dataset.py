@@ -215,3 +215,22 @@ def test_no_warning_for_clean_data():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         kw.Dataset(leads=_leads())
+
+
+def test_summary_counts_rows_and_time_range_per_table():
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L2", None],
+            "created_at": pd.to_datetime(["2024-01-05", "2024-03-01", "2024-02-01"]),
+        }
+    )
+    with pytest.warns(kw.DroppedRowsWarning):
+        ds = kw.Dataset(
+            leads=leads, spend=pl.DataFrame({"date": [pd.Timestamp("2024-02-02")], "amount": [3.0]})
+        )
+    summary = ds.summary().set_index("table")
+    assert summary.loc["leads", "rows"] == 2
+    assert summary.loc["leads", "first"] == pd.Timestamp("2024-01-05")
+    assert summary.loc["leads", "last"] == pd.Timestamp("2024-03-01")
+    assert summary.loc["leads", "rows_left_out"] == 1
+    assert summary.loc["spend", "rows"] == 1 and summary.loc["spend", "time_column"] == "date"
