@@ -4,7 +4,13 @@ This package never imports a widget or chart library.
 """
 
 from kpiwidgets.metrics._frames import DroppedRowsWarning
-from kpiwidgets.metrics.funnel import funnel, funnel_entities, funnel_trend, segment_comparison, time_to_convert
+from kpiwidgets.metrics.funnel import (
+    funnel,
+    funnel_entities,
+    funnel_trend,
+    segment_comparison,
+    time_to_convert,
+)
 from kpiwidgets.metrics.retention import average_retention, cohort_retention, retention_triangle
 
 __all__ = [
