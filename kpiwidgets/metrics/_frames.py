@@ -138,9 +138,7 @@ def _time_zones(frame: nw.DataFrame | nw.LazyFrame) -> dict[str, str]:
         # Read pandas dtypes directly: narwhals maps some zone names (e.g. America/New_York)
         # to Unknown.
         native = frame.to_native()
-        return {
-            c: str(tz) for c, dt in native.dtypes.items() if (tz := getattr(dt, "tz", None))
-        }
+        return {c: str(tz) for c, dt in native.dtypes.items() if (tz := getattr(dt, "tz", None))}
     zones = {}
     for column, dtype in frame.collect_schema().items():
         if isinstance(dtype, nw.Datetime) and dtype.time_zone is not None:
