@@ -5,11 +5,13 @@
 ['campaign_stats', 'content', 'forecasts']
 """
 
+from kpiwidgets import charts
 from kpiwidgets.datasets import TABLES, Dataset, load_demo, read_dataset
 from kpiwidgets.metrics import (
     DroppedRowsWarning,
     average_retention,
     cohort_retention,
+    count_by_period,
     funnel,
     funnel_entities,
     funnel_trend,
@@ -25,7 +27,9 @@ __all__ = [
     "Dataset",
     "DroppedRowsWarning",
     "average_retention",
+    "charts",
     "cohort_retention",
+    "count_by_period",
     "funnel",
     "funnel_entities",
     "funnel_trend",

@@ -4,6 +4,7 @@ This package never imports a widget or chart library.
 """
 
 from kpiwidgets.metrics._frames import DroppedRowsWarning
+from kpiwidgets.metrics.counts import count_by_period
 from kpiwidgets.metrics.funnel import (
     funnel,
     funnel_entities,
@@ -17,6 +18,7 @@ __all__ = [
     "DroppedRowsWarning",
     "average_retention",
     "cohort_retention",
+    "count_by_period",
     "funnel",
     "funnel_entities",
     "funnel_trend",

@@ -1,0 +1,147 @@
+"""What every kpiwidgets widget shares: a status line, errors shown in place, a busy state,
+chart slots that survive chart swaps, and escaped HTML tables.
+
+A widget is a thin shell: its traitlets are the settings, its ``result`` is the frame the
+headless metric returns for those settings, and its charts draw that frame.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import altair as alt
+import ipywidgets as widgets
+import pandas as pd
+import traitlets
+
+from kpiwidgets.charts import chart_widget
+
+__all__ = ["ChartSlot", "KPIWidget", "csv_download_link", "html_table"]
+
+log = logging.getLogger("kpiwidgets")
+
+
+class KPIWidget(widgets.VBox):
+    """Base of the kpiwidgets composites.
+
+    Subclasses build their controls and charts, then call :meth:`_update` (directly or from
+    trait observers) with a function that recomputes and redraws. Exceptions from that
+    function never escape into the notebook or the Voila page: the message is shown inside
+    the widget (``.kpi-error``), :attr:`error` holds it, and the widget keeps its last good
+    state so the user can change the setting back.
+    """
+
+    result = traitlets.Any(None, help="The frame the widget currently draws.")
+    error = traitlets.Unicode("", help="The message shown for the last failed update, or ''.")
+    busy = traitlets.Bool(False, help="True while a recomputation runs.")
+    last_update_seconds = traitlets.Float(0.0, help="Wall time of the last update.")
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._status = widgets.HTML(layout=widgets.Layout(min_height="1.6em"))
+        self._status.add_class("kpi-status")
+        self._error_box = widgets.HTML(layout=widgets.Layout(display="none"))
+        self._error_box.add_class("kpi-error")
+        super().__init__(**kwargs)
+        self.add_class("kpi-widget")
+
+    def _update(self, work: Callable[[], str | None], *, busy_label: str = "Computing…") -> bool:
+        """Run ``work`` showing a busy state; show its error in the widget if it fails.
+
+        ``work`` returns the status text to show (or None). Returns True on success.
+        """
+        started = time.perf_counter()
+        with self._busy(busy_label):
+            try:
+                status = work()
+            except Exception as exc:
+                log.debug("kpiwidgets update failed\n%s", traceback.format_exc())
+                self._show_error(exc)
+                return False
+        self.last_update_seconds = time.perf_counter() - started
+        self._clear_error()
+        if status is not None:
+            self._status.value = status
+        return True
+
+    @contextmanager
+    def _busy(self, label: str) -> Iterator[None]:
+        self.busy = True
+        self.add_class("kpi-busy")
+        previous = self._status.value
+        self._status.value = f'<span class="kpi-busy-label">{html.escape(label)}</span>'
+        try:
+            yield
+        finally:
+            self.busy = False
+            self.remove_class("kpi-busy")
+            if self._status.value.startswith('<span class="kpi-busy-label">'):
+                self._status.value = previous
+
+    def _show_error(self, exc: BaseException) -> None:
+        message = str(exc) or type(exc).__name__
+        self.error = message
+        self._error_box.value = (
+            '<div style="border-left:4px solid #c0392b;background:#fdecea;padding:6px 10px;'
+            'margin:4px 0;white-space:pre-wrap;font-family:var(--jp-ui-font-family)">'
+            f"<b>Could not update:</b> {html.escape(message)}</div>"
+        )
+        self._error_box.layout.display = ""
+
+    def _clear_error(self) -> None:
+        self.error = ""
+        self._error_box.value = ""
+        self._error_box.layout.display = "none"
+
+
+class ChartSlot:
+    """One chart widget on the page whose chart is replaced in place.
+
+    Assigning a new chart to a JupyterChart rebuilds its ``selections`` object, which silently
+    drops observers registered on the old one; the slot re-registers them after every swap.
+    Reusing one widget also keeps the offline Vega bundle from being sent again.
+    """
+
+    def __init__(self, chart: alt.TopLevelMixin, *, css_class: str) -> None:
+        self.widget = chart_widget(chart, css_class="kpi-chart")
+        self.widget.add_class(css_class)
+        self._observers: list[tuple[str, Callable[[Any], None]]] = []
+
+    def update(self, chart: alt.TopLevelMixin) -> None:
+        self.widget.chart = chart
+        for name, callback in self._observers:
+            self._register(name, callback)
+
+    def on_select(self, name: str, callback: Callable[[Any], None]) -> None:
+        """Call ``callback(selection)`` when the chart's selection ``name`` changes."""
+        self._observers.append((name, callback))
+        self._register(name, callback)
+
+    def _register(self, name: str, callback: Callable[[Any], None]) -> None:
+        selections = self.widget.selections
+        if name in selections.trait_names():
+            selections.observe(lambda change: callback(change["new"]), [name])
+
+
+def html_table(frame: pd.DataFrame, *, max_rows: int = 20, css_class: str = "") -> str:
+    """Render the first ``max_rows`` rows as an HTML table; every cell is escaped."""
+    shown = frame.head(max_rows)
+    body = shown.to_html(index=False, escape=True, na_rep="", border=0, classes=css_class)
+    if len(frame) > max_rows:
+        body += f"<div class='kpi-table-more'>first {max_rows:,} of {len(frame):,} rows</div>"
+    return body
+
+
+def csv_download_link(frame: pd.DataFrame, *, filename: str, label: str) -> str:
+    """An ``<a download>`` link carrying ``frame`` as CSV in a data URL (no server needed)."""
+    payload = base64.b64encode(frame.to_csv(index=False).encode()).decode()
+    return (
+        f'<a class="kpi-download" download="{html.escape(filename, quote=True)}" '
+        f'href="data:text/csv;base64,{payload}">{html.escape(label)}</a>'
+    )

@@ -1,0 +1,14 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+
+def click_point(chart_widget, name: str, **fields) -> None:
+    """Simulate a click on a point selection of an ``alt.JupyterChart``.
+
+    Sets the internal traitlet the browser's vega-embed sets on a click (the way Altair's own
+    tests drive JupyterChart without a browser).
+    """
+    chart_widget._vl_selections = {
+        name: {"value": {"vlPoint": {"or": [fields]}}, "store": [{"values": list(fields.values())}]}
+    }
