@@ -54,29 +54,83 @@ class Prepared:
     time_zones: dict[str, str] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
 
-    def finish(self, result: nw.LazyFrame, *, tz_columns: Iterable[str] = ()) -> Any:
+    def finish(
+        self,
+        result: nw.LazyFrame,
+        *,
+        tz_columns: Iterable[str] = (),
+        duration_columns: Iterable[str] = (),
+    ) -> Any:
         """Return ``result`` as the caller's frame type.
 
         ``tz_columns`` lists output columns holding timestamps derived from the input's
-        tz-aware columns; they get the (single) input zone back.
+        tz-aware columns; they get the (single) input zone back. ``duration_columns`` lists
+        numeric columns holding microseconds that are returned as durations (rounded to whole
+        microseconds): not every engine can cast a number to a duration, so metrics compute
+        durations as numbers and convert here.
         """
         zone = next(iter(self.time_zones.values()), None)
         names = result.collect_schema().names()
         restore = [c for c in names if c in set(tz_columns) | set(self.time_zones)]
+        durations = [c for c in names if c in set(duration_columns)]
         if self.kind == "pandas":
             # DuckDB would apply its session zone to tz-aware values: localize in pandas.
-            out = result.collect(backend="pyarrow").to_native().to_pandas()
+            table = result.collect(backend="pyarrow")
+            if durations:
+                table = table.with_columns(_duration_exprs(durations))
+            out = table.to_native().to_pandas()
             if zone is not None:
                 for c in restore:
                     out[c] = out[c].dt.tz_localize(zone)
             out.attrs["dropped_rows"] = dict(self.dropped)
             return out
+        if durations:
+            result = _as_durations(result, durations)
         if zone is not None and restore:
             result = result.with_columns(nw.col(c).dt.replace_time_zone(zone) for c in restore)
         if self.kind == "lazy" or self.kind == "polars-lazy":
             return result.to_native()
         backend = "polars" if self.kind == "polars" else "pyarrow"
         return result.collect(backend=backend).to_native()
+
+    def from_dict(self, data: dict[str, list[Any]]) -> Any:
+        """Build a small result computed in Python (p-values, histogram bins) as the caller's
+        frame type; lazy callers get a lazy frame of their engine where narwhals can make one.
+        """
+        if self.kind == "pandas":
+            import pandas as pd
+
+            out = pd.DataFrame(data)
+            out.attrs["dropped_rows"] = dict(self.dropped)
+            return out
+        backend = "polars" if self.kind in ("polars", "polars-lazy") else "pyarrow"
+        frame = nw.from_dict(data, backend=backend)
+        if self.kind == "polars-lazy":
+            return frame.lazy().to_native()
+        if self.kind == "lazy":
+            try:
+                return frame.lazy(backend=self.lf.implementation).to_native()
+            except (ValueError, TypeError, NotImplementedError):
+                return frame.to_native()
+        return frame.to_native()
+
+
+def _duration_exprs(columns: list[str]) -> list[nw.Expr]:
+    return [nw.col(c).round(0).cast(nw.Int64).cast(nw.Duration("us")) for c in columns]
+
+
+def _as_durations(result: nw.LazyFrame, columns: list[str]) -> nw.LazyFrame:
+    exprs = _duration_exprs(columns)
+    if result.implementation.is_polars() or result.implementation.is_pyarrow():
+        return result.with_columns(exprs)
+    # Some lazy engines (DuckDB) cannot cast a number to a duration: results are small, so
+    # convert through Arrow and hand back a frame of the same engine.
+    impl = result.implementation
+    table = nw.from_native(result.collect(backend="pyarrow").to_native()).with_columns(exprs)
+    try:
+        return table.lazy(backend=impl)
+    except (ValueError, TypeError, NotImplementedError):
+        return table.lazy(backend="polars")
 
 
 def _connection() -> Any:

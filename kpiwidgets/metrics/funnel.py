@@ -1,8 +1,435 @@
-"""Funnels over event logs (semantics: specs/funnel.md). Placeholder until implemented."""
+"""Funnels over event logs (semantics: specs/funnel.md).
+
+Every function takes an event log (one row per event: entity, event name, timestamp, plus
+optional property columns) as any narwhals-supported frame and returns the caller's frame type.
+The per-entity step chain is computed by :mod:`kpiwidgets.metrics._funnel_plan`; this module
+holds the public functions and the cached-chain helpers the funnel explorer widget uses to
+change the window without rescanning the events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import narwhals.stable.v2 as nw
+
+from kpiwidgets.metrics._frames import Prepared, _connection
+from kpiwidgets.metrics._funnel_plan import (
+    FURTHEST,
+    FunnelSpec,
+    Steps,
+    apply_window,
+    entity_chain,
+    parse_window,
+    per_entity_steps,
+    setup,
+    step_time,
+)
+from kpiwidgets.metrics._funnel_table import (
+    funnel_table,
+    label_breakdown,
+    ratio,
+    sort_groups,
+    step_counts,
+    with_total_copy,
+)
+from kpiwidgets.metrics._segments import segment_comparison
+from kpiwidgets.metrics._time_to_convert import TimeToConvert, time_to_convert
+
+__all__ = [
+    "TimeToConvert",
+    "funnel",
+    "funnel_entities",
+    "funnel_trend",
+    "segment_comparison",
+    "time_to_convert",
+]
 
 
-def _todo(*args, **kwargs):
-    raise NotImplementedError("funnel metrics are being implemented")
+def funnel(
+    events: Any,
+    steps: Steps,
+    *,
+    entity: str = "entity_id",
+    event: str = "event",
+    timestamp: str = "timestamp",
+    window: str | dt.timedelta = "30D",
+    order: str = "ordered",
+    attempts: str = "first",
+    by: str | Sequence[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+) -> Any:
+    """How many entities reached each step of a funnel, and how they converted.
+
+    Parameters
+    ----------
+    events
+        Event log, any narwhals-supported frame (pandas, polars, DuckDB, PySpark, ...): one
+        row per event. Row order never matters. Rows with a null entity, event or timestamp
+        are left out and counted (a :class:`~kpiwidgets.DroppedRowsWarning`, and
+        ``result.attrs["dropped_rows"]`` on pandas results).
+    steps
+        Event names in funnel order; a step may be a list of names meaning "any of these"
+        (shown as ``"a or b"``). Names missing from the data raise ``ValueError``.
+    entity, event, timestamp
+        Column names of who, what and when.
+    window
+        Duration from the entry (step-1 time) within which later steps count, inclusive:
+        ``"90s"``, ``"30min"``, ``"2h"``, ``"14D"``, ``"6W"`` or a ``timedelta``.
+    order
+        ``"ordered"``: step k is the earliest step-k event at or after step k-1.
+        ``"strict"``: as ordered, and no other event of the entity (funnel step or not) lies
+        strictly between step k-1 and step k (events at the same instant are not "between").
+        ``"any"``: step k counts if done anywhere in ``[entry, entry + window]``; counts need
+        not decrease.
+    attempts
+        ``"first"``: the earliest step-1 event in range is the entry. ``"best"``: every
+        step-1 event in range starts an attempt; each entity counts with the attempt that
+        reaches the furthest step (ties: the earliest).
+    by
+        Column(s) to break down by; the value on the entry event is used (tied entry rows:
+        the smallest value). Breakdown values are returned as text (null as ``"(none)"``)
+        and the overall rows, computed by the engine, come first with ``"(all)"``.
+    start, end
+        Entry range ``[start, end)``; later steps may fall after ``end``. For tz-aware data
+        naive bounds are wall time in the data's zone.
+
+    Returns
+    -------
+    frame of the caller's type
+        One row per (breakdown values, step): ``step``, ``step_number``, ``entities``,
+        ``conversion_from_first`` = entities / entities at step 1,
+        ``conversion_from_previous`` = entities / entities at step k-1 (1.0 at step 1),
+        ``drop_off`` = entities at k-1 − entities at k (0 at step 1),
+        ``drop_off_rate`` = drop_off / entities at k-1 (0 at step 1),
+        ``median_time_from_previous`` = median of t_k − t_{k-1} over entities that reached
+        both (a duration; null at step 1; may be negative with ``order="any"``), and
+        ``ci_low``, ``ci_high``: the 95 % Wilson interval of conversion_from_first,
+        (p + z²/2n ± z·sqrt(p(1−p)/n + z²/4n²)) / (1 + z²/n) with z = 1.96 and n the
+        entities at step 1.
+
+    Notes
+    -----
+    Zero denominators give NaN (e.g. no entity entered: conversions and intervals are NaN,
+    counts 0). Events at the same instant count as in step order; one event row never fills
+    two steps (``A, A, B`` needs two A rows). When two steps share a name and several rows tie,
+    the row with the alphabetically first event name is used first. Without ``by`` the result
+    always has one row per step; with ``by`` it has rows for the groups that entered.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import kpiwidgets as kw
+    >>> events = pd.DataFrame({
+    ...     "entity_id": [1, 1, 1, 2, 2, 3],
+    ...     "event": ["lead", "mql", "won", "lead", "mql", "lead"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-09",
+    ...                                  "2024-01-02", "2024-03-01", "2024-01-05"]),
+    ... })
+    >>> result = kw.funnel(events, ["lead", "mql", "won"])
+    >>> result[["step", "entities", "conversion_from_first", "drop_off"]]
+       step  entities  conversion_from_first  drop_off
+    0  lead         3               1.000000         0
+    1   mql         1               0.333333         2
+    2   won         1               0.333333         0
+    >>> result["median_time_from_previous"].tolist()[1]
+    Timedelta('2 days 00:00:00')
+    """
+    prep, spec, per_entity = per_entity_steps(
+        events,
+        steps,
+        entity=entity,
+        event=event,
+        timestamp=timestamp,
+        window=window,
+        order=order,
+        attempts=attempts,
+        by=by,
+        start=start,
+        end=end,
+    )
+    table = funnel_table(per_entity, spec, [])
+    return prep.finish(table, duration_columns=["median_time_from_previous"])
 
 
-funnel = funnel_entities = funnel_trend = time_to_convert = segment_comparison = _todo
+def _entity_columns(spec: FunnelSpec) -> list[str]:
+    """Output names of the per-step timestamp columns: the step labels, made unique."""
+    names: list[str] = []
+    for k, label in enumerate(spec.labels, start=1):
+        names.append(label if label not in names else f"{label} ({k})")
+    return names
+
+
+def _entities_frame(per_entity: nw.LazyFrame, spec: FunnelSpec) -> nw.LazyFrame:
+    label: Any = nw.lit(None, dtype=nw.String)
+    for k, text in enumerate(spec.labels, start=1):
+        label = nw.when(nw.col(FURTHEST) == k).then(nw.lit(text)).otherwise(label)
+    names = _entity_columns(spec)
+    return per_entity.select(
+        spec.entity,
+        *spec.by,
+        label.alias("furthest_step"),
+        nw.col(FURTHEST).alias("furthest_step_number"),
+        *(nw.col(step_time(k)).alias(names[k - 1]) for k in range(1, spec.n_steps + 1)),
+    ).sort(spec.entity)
+
+
+def funnel_entities(
+    events: Any,
+    steps: Steps,
+    *,
+    entity: str = "entity_id",
+    event: str = "event",
+    timestamp: str = "timestamp",
+    window: str | dt.timedelta = "30D",
+    order: str = "ordered",
+    attempts: str = "first",
+    by: str | Sequence[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+) -> Any:
+    """One row per entered entity: how far it got and when it did each step.
+
+    Same parameters and semantics as :func:`funnel`; the drill-down behind "who dropped at step
+    k". Counting the non-null values of each step column gives exactly ``funnel``'s
+    ``entities``.
+
+    Returns
+    -------
+    frame of the caller's type
+        Sorted by entity: the entity column (under its own name), the ``by`` columns (values on
+        the entry event, original types), ``furthest_step`` (label of the highest step reached),
+        ``furthest_step_number`` and one timestamp column per step named by the step label
+        (a repeated label gets its step number, ``"A (2)"``), null where not reached. With
+        ``attempts="best"`` the times are those of the chosen attempt.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import kpiwidgets as kw
+    >>> events = pd.DataFrame({
+    ...     "entity_id": [1, 1, 2],
+    ...     "event": ["lead", "mql", "lead"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-02"]),
+    ... })
+    >>> kw.funnel_entities(events, ["lead", "mql"])
+       entity_id furthest_step  furthest_step_number       lead        mql
+    0          1           mql                     2 2024-01-01 2024-01-03
+    1          2          lead                     1 2024-01-02        NaT
+    """
+    prep, spec, per_entity = per_entity_steps(
+        events,
+        steps,
+        entity=entity,
+        event=event,
+        timestamp=timestamp,
+        window=window,
+        order=order,
+        attempts=attempts,
+        by=by,
+        start=start,
+        end=end,
+    )
+    return prep.finish(_entities_frame(per_entity, spec), tz_columns=_entity_columns(spec))
+
+
+_FREQS = {"D": "1d", "W": "1w", "M": "1mo", "Q": "1q", "Y": "1y"}
+
+
+def _period_start(ts: nw.Expr, freq: str) -> nw.Expr:
+    if freq != "W":
+        return ts.dt.truncate(_FREQS[freq])
+    # Weeks start on Monday; not every engine truncates to weeks, so step back by weekday.
+    day = ts.dt.truncate("1d")
+    weekday = day.dt.weekday()  # 1 = Monday
+    start: Any = day
+    for back in range(1, 7):
+        start = nw.when(weekday == back + 1).then(day - dt.timedelta(days=back)).otherwise(start)
+    return start
+
+
+def _period_end(period: nw.Expr, freq: str) -> nw.Expr:
+    if freq == "D":
+        return period + dt.timedelta(days=1)
+    if freq == "W":
+        return period + dt.timedelta(weeks=1)
+    return period.dt.offset_by({"M": "1mo", "Q": "3mo", "Y": "1y"}[freq])
+
+
+def funnel_trend(
+    events: Any,
+    steps: Steps,
+    *,
+    entity: str = "entity_id",
+    event: str = "event",
+    timestamp: str = "timestamp",
+    window: str | dt.timedelta = "30D",
+    order: str = "ordered",
+    attempts: str = "first",
+    by: str | Sequence[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+    freq: str = "W",
+) -> Any:
+    """Funnel conversion per entry period (the period of each entity's step-1 time).
+
+    Same parameters and semantics as :func:`funnel`, plus ``freq``: ``"D"``, ``"W"``
+    (weeks starting Monday), ``"M"``, ``"Q"`` or ``"Y"``.
+
+    Returns
+    -------
+    frame of the caller's type
+        One row per (period, breakdown values, step) for periods with entries: ``period``
+        (period start), the ``by`` columns (as in :func:`funnel`), ``step``, ``step_number``,
+        ``entities``, ``conversion_from_first`` = entities / entities at step 1 of that
+        period, and ``is_complete``: false while period end + window lies after the last
+        timestamp in the data (entities of that period may still convert).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import kpiwidgets as kw
+    >>> events = pd.DataFrame({
+    ...     "entity_id": [1, 1, 2, 3, 3],
+    ...     "event": ["lead", "mql", "lead", "lead", "mql"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03",
+    ...                                  "2024-01-08", "2024-01-09"]),
+    ... })
+    >>> trend = kw.funnel_trend(events, ["lead", "mql"], window="1D", freq="W")
+    >>> trend[["period", "step", "entities", "conversion_from_first", "is_complete"]]
+          period  step  entities  conversion_from_first  is_complete
+    0 2024-01-01  lead         2                    1.0         True
+    1 2024-01-01   mql         1                    0.5         True
+    2 2024-01-08  lead         1                    1.0        False
+    3 2024-01-08   mql         1                    1.0        False
+    """
+    if freq not in _FREQS:
+        raise ValueError(f"freq: expected one of {', '.join(map(repr, _FREQS))}, found {freq!r}")
+    prep, spec, per_entity = per_entity_steps(
+        events,
+        steps,
+        entity=entity,
+        event=event,
+        timestamp=timestamp,
+        window=window,
+        order=order,
+        attempts=attempts,
+        by=by,
+        start=start,
+        end=end,
+    )
+    last = prep.lf.select(nw.col(timestamp).max()).collect().item()
+    per_entity = per_entity.with_columns(_period_start(nw.col(step_time(1)), freq).alias("period"))
+    by_cols = list(spec.by)
+    if by_cols:
+        per_entity = with_total_copy(label_breakdown(per_entity, spec.by), spec.by)
+    counts = step_counts(per_entity, spec, [*by_cols, "period"], medians=False)
+    labels = [(k, text) for k, text in enumerate(spec.labels, start=1)]
+    step: Any = nw.lit(None, dtype=nw.String)
+    for k, text in labels:
+        step = nw.when(nw.col("step_number") == k).then(nw.lit(text)).otherwise(step)
+    if last is None:
+        complete = nw.lit(False)
+    else:
+        complete = (_period_end(nw.col("period"), freq) + spec.window) <= nw.lit(last)
+    out = counts.with_columns(
+        step.alias("step"),
+        ratio("entities", "entities_first").alias("conversion_from_first"),
+        complete.alias("is_complete"),
+    )
+    columns = ["period", *by_cols, "step", "step_number", "entities"]
+    columns += ["conversion_from_first", "is_complete"]
+    out = sort_groups(out, by_cols, ["period", "step_number"]).select(columns)
+    return prep.finish(out, tz_columns=["period"])
+
+
+# --- cached chain for the funnel explorer: change the window without rescanning -----------
+
+
+@dataclass(frozen=True)
+class _FunnelChain:
+    """Per-entity step times of one funnel definition, materialised once.
+
+    Valid for every window up to ``max_window`` (``None``: any window). Build it with
+    :func:`_entity_chain`, then call :func:`_funnel_from_chain` or
+    :func:`_entities_from_chain` per window.
+    """
+
+    prep: Prepared
+    spec: FunnelSpec
+    frame: nw.LazyFrame
+    max_window: dt.timedelta | None
+
+
+def _entity_chain(
+    events: Any,
+    steps: Steps,
+    *,
+    entity: str = "entity_id",
+    event: str = "event",
+    timestamp: str = "timestamp",
+    order: str = "ordered",
+    attempts: str = "first",
+    by: str | Sequence[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+    max_window: str | dt.timedelta | None = None,
+) -> _FunnelChain:
+    """Scan the events once for :func:`_funnel_from_chain` (any order, any attempts).
+
+    Step times do not depend on the window (only thresholding does), so a chain computed with
+    the widest horizon answers every narrower window exactly.
+    """
+    horizon = None if max_window is None else parse_window(max_window, name="max_window")
+    prep, spec, lf = setup(
+        events,
+        steps,
+        entity=entity,
+        event=event,
+        timestamp=timestamp,
+        window=horizon if horizon is not None else "0s",
+        order=order,
+        attempts=attempts,
+        by=by,
+        start=start,
+        end=end,
+    )
+    chain = entity_chain(lf, spec, horizon=horizon)
+    if (
+        prep.kind in ("pandas", "pyarrow", "polars", "polars-lazy")
+        or chain.implementation.is_duckdb()
+    ):
+        # Materialise in memory (one row per entity or attempt) so later windows are cheap.
+        table = chain.collect(backend="polars" if prep.kind.startswith("polars") else "pyarrow")
+        if prep.kind.startswith("polars"):
+            chain = table.lazy()
+        else:
+            chain = nw.from_native(_connection().from_arrow(table.to_native()))
+    return _FunnelChain(prep=prep, spec=spec, frame=chain, max_window=horizon)
+
+
+def _windowed(chain: _FunnelChain, window: str | dt.timedelta) -> tuple[FunnelSpec, Any]:
+    value = parse_window(window)
+    if chain.max_window is not None and value > chain.max_window:
+        raise ValueError(
+            f"window: expected at most the chain's max_window {chain.max_window}, found {window!r}"
+        )
+    spec = FunnelSpec(**{**chain.spec.__dict__, "window": value})
+    return spec, apply_window(chain.frame, spec, value)
+
+
+def _funnel_from_chain(chain: _FunnelChain, window: str | dt.timedelta = "30D") -> Any:
+    """``funnel(...)`` for the chain's definition and ``window``, without rescanning."""
+    spec, per_entity = _windowed(chain, window)
+    table = funnel_table(per_entity, spec, [])
+    return chain.prep.finish(table, duration_columns=["median_time_from_previous"])
+
+
+def _entities_from_chain(chain: _FunnelChain, window: str | dt.timedelta = "30D") -> Any:
+    """``funnel_entities(...)`` for the chain's definition and ``window``."""
+    spec, per_entity = _windowed(chain, window)
+    return chain.prep.finish(_entities_frame(per_entity, spec), tz_columns=_entity_columns(spec))

@@ -1,0 +1,380 @@
+"""The funnel's per-entity step chain, written once against narwhals' lazy API.
+
+Plan (one pass per step, no cross joins):
+
+1. Keep the rows whose event is named by some step. When two steps share an event name (a
+   repeated step ``A, A, B`` or overlapping list steps) the rows get an index ordered by
+   (entity, timestamp, event), so one row can never fill two steps; the index is monotone in
+   time within an entity, which lets a single ``min`` pick the earliest row and its index.
+2. Entries: step-1 rows in ``[start, end)``; the earliest per entity (``attempts="first"``) or
+   one attempt per distinct step-1 time (``attempts="best"``).
+3. For k = 2..N: left-join the chain with the entity's step-k rows and keep, per attempt, the
+   earliest qualifying row (``group_by().agg(min)``). Qualifying: at or after step k-1
+   (``"ordered"``/``"strict"``) or the entry (``"any"``), not a row used by an earlier step,
+   within the horizon, and for ``"strict"`` no other event strictly between.
+4. :func:`apply_window` turns the chain into per-entity step times for one window: a step
+   counts when its time is at most entry + window. For ordered and strict funnels step times
+   never decrease, so the earliest step-k row after step k-1 does not depend on the window:
+   a chain computed once with the widest horizon answers every narrower window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import narwhals.stable.v2 as nw
+
+from kpiwidgets.metrics._frames import Prepared, _connection, drop_null_rows, prepare
+
+ORDERS = ("ordered", "strict", "any")
+ATTEMPTS = ("first", "best")
+Steps = Sequence[str | Sequence[str]]
+_P = "__kw_"  # prefix of internal columns, so they never clash with the user's
+ROW = f"{_P}row"
+TS = f"{_P}ts"
+FURTHEST = f"{_P}furthest"
+
+_UNITS = {
+    "us": dt.timedelta(microseconds=1),
+    "ms": dt.timedelta(milliseconds=1),
+    "s": dt.timedelta(seconds=1),
+    "min": dt.timedelta(minutes=1),
+    "h": dt.timedelta(hours=1),
+    "d": dt.timedelta(days=1),
+    "w": dt.timedelta(weeks=1),
+}
+_WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d|w)\s*$", re.IGNORECASE)
+
+
+def step_time(k: int) -> str:
+    """Internal column holding the time of step ``k`` (1-based)."""
+    return f"{_P}t{k}"
+
+
+def _step_row(k: int) -> str:
+    return f"{_P}r{k}"
+
+
+@dataclass(frozen=True)
+class FunnelSpec:
+    """Validated funnel parameters (see :func:`kpiwidgets.funnel` for their meaning)."""
+
+    steps: tuple[tuple[str, ...], ...]
+    labels: tuple[str, ...]
+    entity: str
+    event: str
+    timestamp: str
+    window: dt.timedelta
+    order: str
+    attempts: str
+    by: tuple[str, ...]
+    start: dt.datetime | None
+    end: dt.datetime | None
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.steps)
+
+    def overlaps(self, k: int) -> list[int]:
+        """Earlier steps (1-based) sharing an event name with step ``k``."""
+        names = set(self.steps[k - 1])
+        return [j for j in range(1, k) if names & set(self.steps[j - 1])]
+
+    @property
+    def needs_row_index(self) -> bool:
+        return any(self.overlaps(k) for k in range(2, self.n_steps + 1))
+
+
+def parse_window(window: Any, *, name: str = "window") -> dt.timedelta:
+    """``"90s"``, ``"30min"``, ``"2h"``, ``"14D"``, ``"6W"`` or a timedelta -> timedelta."""
+    if isinstance(window, dt.timedelta):
+        value = window
+    elif isinstance(window, str) and (m := _WINDOW_RE.match(window)):
+        value = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    else:
+        raise ValueError(
+            f"{name}: expected a duration such as '90s', '30min', '2h', '14D', '6W' or a "
+            f"datetime.timedelta, found {window!r}"
+        )
+    if value < dt.timedelta(0):
+        raise ValueError(f"{name}: expected a duration of zero or more, found {window!r}")
+    # Timestamps are compared at microsecond precision; drop pandas' nanoseconds.
+    return dt.timedelta(microseconds=round(value / dt.timedelta(microseconds=1)))
+
+
+def _choice(value: Any, allowed: tuple[str, ...], name: str) -> str:
+    if value not in allowed:
+        raise ValueError(
+            f"{name}: expected one of {', '.join(repr(a) for a in allowed)}, found {value!r}"
+        )
+    return value
+
+
+def _bound(value: Any, name: str, zone: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected a date or datetime, found {value!r}") from exc
+    if ts.tzinfo is not None:
+        if zone is None:
+            raise ValueError(
+                f"{name}: found the time-zone-aware {value!r} but the timestamps have no zone"
+            )
+        ts = ts.tz_convert(zone).tz_localize(None)
+    return ts.to_pydatetime(warn=False)
+
+
+def _parse_steps(steps: Any) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
+    if isinstance(steps, str) or not isinstance(steps, Sequence) or len(steps) == 0:
+        raise ValueError(
+            "steps: expected a non-empty list of event names (a step may be a list of names "
+            f"meaning 'any of these'), found {steps!r}"
+        )
+    parsed = []
+    for i, step in enumerate(steps, start=1):
+        names = (step,) if isinstance(step, str) else tuple(step) if step is not None else ()
+        if not names or not all(isinstance(n, str) for n in names):
+            raise ValueError(
+                f"steps: step {i} must be an event name or a non-empty list of names, "
+                f"found {step!r}"
+            )
+        parsed.append(tuple(dict.fromkeys(names)))
+    return tuple(parsed), tuple(" or ".join(names) for names in parsed)
+
+
+def make_spec(
+    prep: Prepared,
+    steps: Any,
+    *,
+    entity: str,
+    event: str,
+    timestamp: str,
+    window: Any,
+    order: str,
+    attempts: str,
+    by: str | Sequence[str] | None,
+    start: Any,
+    end: Any,
+) -> FunnelSpec:
+    """Validate every parameter against the frame's schema; errors name the parameter."""
+    schema = prep.lf.collect_schema()
+    columns = list(schema.names())
+    by_cols: tuple[str, ...] = () if by is None else (by,) if isinstance(by, str) else tuple(by)
+    for param, col in [("entity", entity), ("event", event), ("timestamp", timestamp)] + [
+        ("by", b) for b in by_cols
+    ]:
+        if not isinstance(col, str) or col not in columns:
+            raise ValueError(
+                f"{param}: expected a column of the events frame, found {col!r} "
+                f"(columns: {', '.join(columns)})"
+            )
+    clash = set(by_cols) & {entity, event, timestamp}
+    if clash:
+        raise ValueError(f"by: expected property columns, found the key column(s) {sorted(clash)}")
+    ts_type = schema[timestamp]
+    if not isinstance(ts_type, (nw.Datetime, nw.Date)):
+        raise ValueError(f"timestamp: expected a datetime column {timestamp!r}, found {ts_type}")
+    parsed, labels = _parse_steps(steps)
+    zone = prep.time_zones.get(timestamp)
+    spec = FunnelSpec(
+        steps=parsed,
+        labels=labels,
+        entity=entity,
+        event=event,
+        timestamp=timestamp,
+        window=parse_window(window),
+        order=_choice(order, ORDERS, "order"),
+        attempts=_choice(attempts, ATTEMPTS, "attempts"),
+        by=by_cols,
+        start=_bound(start, "start", zone),
+        end=_bound(end, "end", zone),
+    )
+    if spec.start is not None and spec.end is not None and spec.start >= spec.end:
+        raise ValueError(f"start/end: expected start < end, found {start!r} >= {end!r}")
+    return spec
+
+
+def prepared_events(prep: Prepared, spec: FunnelSpec) -> nw.LazyFrame:
+    """The events frame with a datetime timestamp (dates become midnight)."""
+    lf = prep.lf
+    if isinstance(lf.collect_schema()[spec.timestamp], nw.Date):
+        lf = lf.with_columns(nw.col(spec.timestamp).cast(nw.Datetime("us")))
+    return lf
+
+
+def check_step_names(lf: nw.LazyFrame, spec: FunnelSpec) -> None:
+    """Raise ValueError naming unknown step names and listing the event names present."""
+    wanted = sorted({n for names in spec.steps for n in names})
+    found = lf.select(
+        nw.col(spec.event).is_in([n]).any().alias(str(i)) for i, n in enumerate(wanted)
+    )
+    row = found.collect().row(0) if wanted else ()
+    missing = [n for n, present in zip(wanted, row, strict=True) if not present]
+    if missing:
+        present = (
+            lf.select(nw.col(spec.event).cast(nw.String)).unique().collect()[spec.event].to_list()
+        )
+        shown = sorted(present)[:50]
+        more = f" (and {len(present) - 50} more)" if len(present) > 50 else ""
+        raise ValueError(
+            f"steps: unknown event name(s) {missing} in column {spec.event!r}; "
+            f"event names present: {shown}{more}"
+        )
+
+
+def entity_chain(lf: nw.LazyFrame, spec: FunnelSpec, horizon: dt.timedelta | None) -> nw.LazyFrame:
+    """Per-attempt step times, unbounded by the window except for ``horizon`` (pruning only).
+
+    Columns: the entity column, the ``by`` columns (values on the entry row), and
+    :func:`step_time` ``(k)`` for k = 1..N (null where the step was not reached). One row per
+    entity for ``attempts="first"``; one per (entity, distinct entry time) for ``"best"``.
+    """
+    e, ts, ev = spec.entity, spec.timestamp, spec.event
+    all_names = sorted({n for names in spec.steps for n in names})
+    rows = lf.filter(nw.col(ev).is_in(all_names)).select(e, ev, ts, *spec.by)
+    with_row = spec.needs_row_index
+    if with_row:
+        rows = rows.with_row_index(ROW, order_by=[e, ts, ev])
+    # A step's row index is carried only while a later step shares one of its names.
+    keep_row = {j for k in range(2, spec.n_steps + 1) for j in spec.overlaps(k)}
+
+    entries = rows.filter(nw.col(ev).is_in(list(spec.steps[0])))
+    if spec.start is not None:
+        entries = entries.filter(nw.col(ts) >= spec.start)
+    if spec.end is not None:
+        entries = entries.filter(nw.col(ts) < spec.end)
+    t1 = step_time(1)
+    row_agg = [nw.col(ROW).min().alias(_step_row(1))] if 1 in keep_row else []
+    by_agg = [nw.col(b).min() for b in spec.by]  # tied entry rows: the smallest value wins
+    if spec.attempts == "first":
+        key = [e]
+        if spec.by:
+            first = entries.group_by(e).agg(nw.col(ts).min().alias(t1))
+            entries = entries.join(first, on=e).filter(nw.col(ts) == nw.col(t1))
+        chain = entries.group_by(e).agg(nw.col(ts).min().alias(t1), *by_agg, *row_agg)
+    else:
+        key = [e, t1]
+        chain = entries.rename({ts: t1}).group_by(e, t1).agg(*by_agg, *row_agg)
+
+    nexts = _next_event_times(lf, spec) if spec.order == "strict" else None
+    for k in range(2, spec.n_steps + 1):
+        prev, tk = step_time(k - 1), step_time(k)
+        step_rows = rows.filter(nw.col(ev).is_in(list(spec.steps[k - 1])))
+        step_rows = step_rows.select(e, nw.col(ts).alias(TS), *([ROW] if with_row else []))
+        lower = t1 if spec.order == "any" else prev
+        ok = nw.col(TS) >= nw.col(lower)
+        if horizon is not None:
+            ok = ok & (nw.col(TS) <= nw.col(t1) + horizon)
+        for j in spec.overlaps(k):
+            ok = ok & (nw.col(_step_row(j)).is_null() | (nw.col(ROW) != nw.col(_step_row(j))))
+        if nexts is not None:
+            # Strict: nothing else strictly between step k-1 and step k (ties are not between).
+            nxt = f"{_P}next"
+            chain = chain.join(nexts.rename({ts: prev, "next": nxt}), on=[e, prev], how="left")
+            ok = ok & (nw.col(nxt).is_null() | (nw.col(TS) <= nw.col(nxt)))
+            chain = chain.drop(nxt)
+        carried = [c for c in chain.collect_schema().names() if c not in key]
+        aggs = [nw.col(c).min() for c in carried]
+        aggs.append(nw.when(ok).then(nw.col(TS)).min().alias(tk))
+        if k in keep_row:
+            aggs.append(nw.when(ok).then(nw.col(ROW)).min().alias(_step_row(k)))
+        chain = chain.join(step_rows, on=e, how="left").group_by(*key).agg(*aggs)
+
+    times = [step_time(k) for k in range(1, spec.n_steps + 1)]
+    return chain.select(e, *spec.by, *times)
+
+
+def _next_event_times(lf: nw.LazyFrame, spec: FunnelSpec) -> nw.LazyFrame:
+    """Each (entity, event time) with the entity's next later event time among all events."""
+    e, ts = spec.entity, spec.timestamp
+    return (
+        lf.select(e, ts)
+        .unique()
+        .with_columns(nw.col(ts).shift(-1).over(e, order_by=ts).alias("next"))
+    )
+
+
+def apply_window(chain: nw.LazyFrame, spec: FunnelSpec, window: dt.timedelta) -> nw.LazyFrame:
+    """Per-entity step times within ``window`` of the entry, plus the furthest step number.
+
+    A step time beyond entry + window becomes null. For ``attempts="best"`` each entity keeps
+    the attempt reaching the furthest step (ties: the earliest entry).
+    """
+    n = spec.n_steps
+    limit = nw.col(step_time(1)) + window
+    capped = [
+        nw.when(nw.col(step_time(k)) <= limit).then(nw.col(step_time(k))).alias(step_time(k))
+        for k in range(2, n + 1)
+    ]
+    furthest: Any = nw.lit(1)
+    for k in range(2, n + 1):
+        furthest = (
+            nw.when(nw.col(step_time(k)).is_null().__invert__()).then(nw.lit(k)).otherwise(furthest)
+        )
+    out = chain.with_columns(*capped).with_columns(furthest.cast(nw.Int64).alias(FURTHEST))
+    if spec.attempts == "best":
+        best, first = f"{_P}best", f"{_P}first"
+        out = (
+            out.with_columns(nw.col(FURTHEST).max().over(spec.entity).alias(best))
+            .filter(nw.col(FURTHEST) == nw.col(best))
+            .with_columns(nw.col(step_time(1)).min().over(spec.entity).alias(first))
+            .filter(nw.col(step_time(1)) == nw.col(first))
+            .drop(best, first)
+        )
+    return out
+
+
+def setup(
+    events: Any,
+    steps: Steps,
+    *,
+    entity: str,
+    event: str,
+    timestamp: str,
+    window: Any,
+    order: str,
+    attempts: str,
+    by: str | Sequence[str] | None,
+    start: Any,
+    end: Any,
+) -> tuple[Prepared, FunnelSpec, nw.LazyFrame]:
+    """Validate, route to a lazy engine, drop (and count) null rows, check step names."""
+    prep = prepare(events, name="events")
+    if prep.kind == "pyarrow":
+        # narwhals' pyarrow backend lacks the window functions the plan needs; Arrow tables are
+        # scanned by DuckDB zero-copy and the result goes back to Arrow in ``finish``.
+        prep.lf = nw.from_native(_connection().from_arrow(prep.lf.collect().to_native()))
+    spec = make_spec(
+        prep,
+        steps,
+        entity=entity,
+        event=event,
+        timestamp=timestamp,
+        window=window,
+        order=order,
+        attempts=attempts,
+        by=by,
+        start=start,
+        end=end,
+    )
+    prep = drop_null_rows(prep, [entity, event, timestamp], name="events")
+    lf = prepared_events(prep, spec)
+    check_step_names(lf, spec)
+    return prep, spec, lf
+
+
+def per_entity_steps(
+    events: Any, steps: Steps, **params: Any
+) -> tuple[Prepared, FunnelSpec, nw.LazyFrame]:
+    """Validated parameters and per-entity step times within the window (one lazy plan)."""
+    prep, spec, lf = setup(events, steps, **params)
+    chain = entity_chain(lf, spec, horizon=spec.window)
+    return prep, spec, apply_window(chain, spec, spec.window)

@@ -1,0 +1,200 @@
+"""Per-entity step times -> the tidy funnel table (one row per group and step).
+
+Everything stays one lazy plan over the per-entity frame, referenced once: breakdown groups
+and the overall rows come from a single ``group_by`` (each entity row is duplicated once with
+its breakdown values replaced by :data:`TOTAL`), the wide per-group aggregate is unpivoted to
+one row per step, and conversions come from window functions over the group's steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import narwhals.stable.v2 as nw
+
+from kpiwidgets.metrics._funnel_plan import _P, FunnelSpec, step_time
+
+TOTAL = "(all)"
+"""Breakdown value of the overall rows (computed by the engine, not summed)."""
+NONE = "(none)"
+"""Breakdown value of entities whose entry event has no value."""
+Z95 = 1.959963984540054  # standard normal 97.5 % quantile
+
+_VAR, _VAL = f"{_P}var", f"{_P}val"
+_IS_TOTAL = f"{_P}is_total"
+
+
+def label_breakdown(per_entity: nw.LazyFrame, by: tuple[str, ...]) -> nw.LazyFrame:
+    """Breakdown columns as text, null values shown as :data:`NONE`."""
+    return per_entity.with_columns(
+        nw.when(nw.col(b).is_null())
+        .then(nw.lit(NONE))
+        .otherwise(nw.col(b).cast(nw.String))
+        .alias(b)
+        for b in by
+    )
+
+
+def with_total_copy(per_entity: nw.LazyFrame, by: tuple[str, ...]) -> nw.LazyFrame:
+    """Each row twice: once with its breakdown values, once with every ``by`` set to TOTAL.
+
+    Done with an unpivot of two constant columns so the (expensive) input plan is scanned once.
+    """
+    c0, c1, copy = f"{_P}c0", f"{_P}c1", f"{_P}copy"
+    index = [c for c in per_entity.collect_schema().names()]
+    doubled = per_entity.with_columns(nw.lit(0).alias(c0), nw.lit(1).alias(c1)).unpivot(
+        on=[c0, c1], index=index, variable_name=f"{_P}cv", value_name=copy
+    )
+    return doubled.with_columns(
+        nw.when(nw.col(copy) == 1).then(nw.lit(TOTAL)).otherwise(nw.col(b)).alias(b) for b in by
+    ).drop(f"{_P}cv", copy)
+
+
+def ratio(num: Any, den: Any) -> nw.Expr:
+    """num / den, NaN when den is 0 (zero denominators are NaN, never an error)."""
+    num, den = (
+        nw.col(num) if isinstance(num, str) else num,
+        nw.col(den) if isinstance(den, str) else den,
+    )
+    return (
+        nw.when(den > 0)
+        .then(num.cast(nw.Float64) / den.cast(nw.Float64))
+        .otherwise(nw.lit(float("nan")))
+    )
+
+
+def wilson(x: str, n: str) -> tuple[nw.Expr, nw.Expr]:
+    """95 % Wilson score interval of x / n as (low, high) expressions; NaN when n is 0."""
+    nf = nw.col(n).cast(nw.Float64)
+    p = nw.col(x).cast(nw.Float64) / nf
+    z2 = Z95 * Z95
+    denom = 1 + z2 / nf
+    centre = (p + z2 / (2 * nf)) / denom
+    half = Z95 * (p * (1 - p) / nf + z2 / (4 * nf * nf)).sqrt() / denom
+    nan = nw.lit(float("nan"))
+    return (
+        nw.when(nw.col(n) > 0).then(centre - half).otherwise(nan),
+        nw.when(nw.col(n) > 0).then(centre + half).otherwise(nan),
+    )
+
+
+def step_counts(
+    per_entity: nw.LazyFrame, spec: FunnelSpec, groups: list[str], *, medians: bool = True
+) -> nw.LazyFrame:
+    """Long table: ``groups``, ``step_number``, ``entities``, ``entities_first``,
+    ``entities_previous`` and (if ``medians``) ``median_us`` (median of t_k - t_{k-1} in
+    microseconds over entities that reached both steps).
+    """
+    n = spec.n_steps
+    aggs = [
+        nw.col(step_time(k))
+        .is_null()
+        .__invert__()
+        .cast(nw.Int64)
+        .sum()
+        .cast(nw.Float64)
+        .alias(f"{_P}n{k}")
+        for k in range(1, n + 1)
+    ]
+    if medians:
+        aggs += [
+            (nw.col(step_time(k)) - nw.col(step_time(k - 1)))
+            .dt.total_microseconds()
+            .cast(nw.Float64)
+            .median()
+            .alias(f"{_P}m{k}")
+            for k in range(2, n + 1)
+        ]
+    if groups:
+        wide = per_entity.group_by(*groups).agg(*aggs)
+        keys = list(groups)
+    else:
+        # A plain select keeps one row even when nobody entered.
+        keys = [f"{_P}g"]
+        wide = per_entity.select(*aggs).with_columns(nw.lit(0).alias(keys[0]))
+    value_cols = [a for a in wide.collect_schema().names() if a not in keys]
+    long = wide.unpivot(on=value_cols, index=keys, variable_name=_VAR, value_name=_VAL)
+    number: Any = nw.lit(None)
+    for k in range(1, n + 1):
+        number = (
+            nw.when(nw.col(_VAR).is_in([f"{_P}n{k}", f"{_P}m{k}"]))
+            .then(nw.lit(k))
+            .otherwise(number)
+        )
+    long = long.with_columns(number.cast(nw.Int64).alias("step_number"))
+    is_count = nw.col(_VAR).str.starts_with(f"{_P}n")
+    per_step = [nw.when(is_count).then(nw.col(_VAL)).max().alias("entities")]
+    if medians:
+        per_step.append(nw.when(~is_count).then(nw.col(_VAL)).max().alias("median_us"))
+    out = long.group_by(*keys, "step_number").agg(*per_step)
+    entities = nw.col("entities").fill_null(0).cast(nw.Int64)
+    out = out.with_columns(entities.alias("entities"))
+    out = out.with_columns(
+        nw.when(nw.col("step_number") == 1)
+        .then(nw.col("entities"))
+        .max()
+        .over(*keys)
+        .alias("entities_first"),
+        nw.col("entities").shift(1).over(*keys, order_by="step_number").alias("entities_previous"),
+    )
+    return out if groups else out.drop(keys[0])
+
+
+def step_label(spec: FunnelSpec) -> nw.Expr:
+    """The ``step`` column: each step's label from its number."""
+    label: Any = nw.lit(None, dtype=nw.String)
+    for k, text in enumerate(spec.labels, start=1):
+        label = nw.when(nw.col("step_number") == k).then(nw.lit(text)).otherwise(label)
+    return label.alias("step")
+
+
+def funnel_table(
+    per_entity: nw.LazyFrame, spec: FunnelSpec, extra_groups: list[str]
+) -> nw.LazyFrame:
+    """The ``funnel`` output columns for per-entity step times (see :func:`kpiwidgets.funnel`)."""
+    by = list(spec.by)
+    if by:
+        per_entity = with_total_copy(label_breakdown(per_entity, spec.by), spec.by)
+    groups = by + extra_groups
+    counts = step_counts(per_entity, spec, groups)
+    first = nw.col("step_number") == 1
+    prev = nw.when(first).then(nw.col("entities")).otherwise(nw.col("entities_previous"))
+    drop = (prev - nw.col("entities")).cast(nw.Int64)
+    low, high = wilson("entities", "entities_first")
+    median = nw.when(first).then(nw.lit(None, dtype=nw.Float64)).otherwise(nw.col("median_us"))
+    out = counts.with_columns(
+        step_label(spec),
+        ratio("entities", "entities_first").alias("conversion_from_first"),
+        ratio(nw.col("entities"), prev).alias("conversion_from_previous"),
+        drop.alias("drop_off"),
+        nw.when(first).then(nw.lit(0.0)).otherwise(ratio(drop, prev)).alias("drop_off_rate"),
+        median.alias("median_time_from_previous"),
+        low.alias("ci_low"),
+        high.alias("ci_high"),
+    )
+    columns = [
+        *extra_groups,
+        *by,
+        "step",
+        "step_number",
+        "entities",
+        "conversion_from_first",
+        "conversion_from_previous",
+        "drop_off",
+        "drop_off_rate",
+        "median_time_from_previous",
+        "ci_low",
+        "ci_high",
+    ]
+    return sort_groups(out, by, [*extra_groups, "step_number"]).select(columns)
+
+
+def sort_groups(frame: nw.LazyFrame, by: list[str], then: list[str]) -> nw.LazyFrame:
+    """Overall (TOTAL) rows first, then breakdown values, then ``then`` columns."""
+    if not by:
+        return frame.sort(then)
+    return (
+        frame.with_columns((nw.col(by[0]) == TOTAL).alias(_IS_TOTAL))
+        .sort([_IS_TOTAL, *by, *then], descending=[True] + [False] * (len(by) + len(then)))
+        .drop(_IS_TOTAL)
+    )
