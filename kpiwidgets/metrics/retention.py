@@ -1,8 +1,531 @@
-"""Cohort retention (semantics: specs/retention.md). Placeholder until implemented."""
+"""Cohort retention: who keeps coming back, period by period (semantics: specs/retention.md).
+
+Written once against narwhals' lazy API. The plan is kept lean because activity tables are
+large: one window partitioned by entity gives every activity row its entity's first timestamp
+(the cohort), one group-by on integer keys counts the cells. Everything after that (the
+zero-filled triangle, cohort sizes, ratios) works on the small cell table.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from typing import Any
+
+import narwhals.stable.v2 as nw
+
+from kpiwidgets.metrics._frames import Prepared, drop_null_rows, prepare
+from kpiwidgets.metrics._periods import check_period, period_start
+
+__all__ = ["average_retention", "cohort_retention", "retention_triangle"]
+
+_MODES = ("on", "on_or_after")
+_METHODS = ("pooled", "simple")
+_OUTPUT = (
+    "cohort",
+    "period_number",
+    "cohort_size",
+    "retained",
+    "retention",
+    "value",
+    "value_retention",
+    "is_complete",
+)
 
 
-def _todo(*args, **kwargs):
-    raise NotImplementedError("retention metrics are being implemented")
+def cohort_retention(
+    activity: Any,
+    *,
+    entity: str = "account_id",
+    timestamp: str = "month",
+    period: str = "M",
+    mode: str = "on",
+    value: str | None = None,
+    by: str | Sequence[str] | None = None,
+    as_of: _dt.datetime | _dt.date | str | None = None,
+    tz: str | None = None,
+) -> Any:
+    """Share of each cohort still active ``k`` calendar periods after its first activity.
+
+    The cohort of an entity is the calendar period of its first activity in ``activity``;
+    ``period_number`` k counts whole calendar periods from the cohort period to the activity
+    period (``"M"``: 12·(y₂ − y₁) + (m₂ − m₁); ``"Q"`` alike; ``"W"``: days between the
+    Monday starts / 7; ``"D"``: days; ``"Y"``: years).
+
+    * ``retention = retained / cohort_size``, where ``retained`` counts the cohort's entities
+      active in period k (``mode="on"``) or in period k or any later one (``"on_or_after"``,
+      i.e. last active period ≥ k).
+    * ``value_retention = value in cell k / value of the cohort in period 0`` (net revenue
+      retention of the cohort; above 1 when customers expand). Null when the period-0 value
+      is 0.
+
+    Parameters
+    ----------
+    activity
+        One row per (entity, time) of activity; any narwhals-supported frame.
+    entity, timestamp
+        Column names of the entity id and of the activity time (datetime or date).
+    period
+        ``"D"``, ``"W"`` (weeks start Monday), ``"M"``, ``"Q"`` or ``"Y"``; calendar periods
+        in the timestamps' own zone.
+    mode
+        ``"on"`` or ``"on_or_after"``.
+    value
+        Optional column to sum per cell (e.g. ``"mrr"``); ``mode="on"`` only.
+    by
+        Column(s) splitting cohorts; each entity takes the value of its first activity row
+        (ties at the same timestamp: the smallest value).
+    as_of
+        The moment the data is known up to; default the last timestamp. Rows after it are left
+        out; a cell whose period has not ended by ``as_of`` has ``is_complete`` false; periods
+        starting after it have no cell. A naive ``as_of`` is wall time in the data's zone.
+        With period-stamped data (``month`` = first of the month) the last month is therefore
+        incomplete unless ``as_of`` is set to its end.
+    tz
+        Convert timestamps to this zone first (naive timestamps are taken as UTC); the
+        ``cohort`` column is then in this zone.
+
+    Returns
+    -------
+    The caller's frame type with the ``by`` columns, then ``cohort`` (period start, tz-aware
+    if the input is), ``period_number``, ``cohort_size``, ``retained``, ``retention``,
+    ``value`` and ``value_retention`` (only with ``value=``), ``is_complete``; one row for
+    every (cohort, k) with cohort period + k ≤ the period of ``as_of`` (zero-retention cells
+    included), sorted by ``by``, cohort, k. Rows with a null entity or timestamp are left out
+    and counted (``DroppedRowsWarning``; pandas results carry ``.attrs["dropped_rows"]``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``period``/``mode``, ``value`` with ``mode="on_or_after"``, a missing
+        column, or a timestamp column that is not a datetime.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> activity = pd.DataFrame({
+    ...     "account_id": [1, 1, 2, 2, 3],
+    ...     "month": pd.to_datetime(["2024-01-05", "2024-02-07", "2024-01-09", "2024-03-02",
+    ...                              "2024-02-11"])})
+    >>> cohort_retention(activity, as_of="2024-03-31")
+          cohort  period_number  cohort_size  retained  retention  is_complete
+    0 2024-01-01              0            2         2        1.0         True
+    1 2024-01-01              1            2         1        0.5         True
+    2 2024-01-01              2            2         1        0.5        False
+    3 2024-02-01              0            1         1        1.0         True
+    4 2024-02-01              1            1         0        0.0        False
+    """
+    where = "cohort_retention"
+    check_period(period, where=where)
+    _check_choice(mode, _MODES, name="mode", where=where)
+    if value is not None and mode != "on":
+        raise ValueError(f"{where}: value= needs mode='on', found mode={mode!r}")
+    keys = _as_list(by)
+    clash = sorted(set(keys) & {*_OUTPUT, entity, timestamp})
+    if clash:
+        raise ValueError(f"{where}: by must not name an output or key column, found {clash}")
+
+    if tz is not None:
+        activity = _convert_zone(activity, timestamp, tz)
+    prep = prepare(activity, name="activity")
+    wanted = [entity, timestamp, *keys, *([value] if value else [])]
+    ts = _check_columns(prep, wanted, timestamp=timestamp, where=where)
+    prep.lf = prep.lf.select(
+        nw.col(entity),
+        ts.alias(timestamp),
+        *(nw.col(k) for k in keys),
+        *([nw.col(value).cast(nw.Float64).alias("_v")] if value else []),
+    )
+    prep = drop_null_rows(prep, [entity, timestamp], name="activity")
+    prep.lf = prep.lf.rename({entity: "_e", timestamp: "_t"})
+
+    first, last = _time_range(prep.lf)
+    cut = _parse_as_of(as_of, prep) if as_of is not None else last
+    rows = prep.lf if as_of is None else prep.lf.filter(nw.col("_t") <= cut)
+    if cut is None or first is None or first > cut:
+        cut = first = _dt.datetime(2000, 1, 1)  # no rows: any calendar gives an empty grid
+    cut_index = period_index_of(cut, period)
+    max_k = cut_index - period_index_of(first, period)
+
+    if mode == "on":
+        cells = _cells_on(rows, keys, period, with_value=value is not None)
+    else:
+        cells = _cells_on_or_after(rows, keys, period)
+    cells = _materialize(prep, cells)
+    result = _triangle(
+        cells, keys, period, max_k, cut_index, mode=mode, with_value=value is not None
+    )
+    return prep.finish(result, tz_columns=["cohort"])
 
 
-cohort_retention = retention_triangle = average_retention = _todo
+def _with_first(rows: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
+    """Activity rows plus each entity's first timestamp; ``by`` values from its first row.
+
+    Window expressions partitioned by entity rather than a group-by joined back: one
+    partitioning pass serves all of them, and engines run it faster than the join.
+    """
+    first = nw.col("_t").min().over("_e").alias("_first")
+    rows = rows.with_columns(first)
+    if keys:
+        at_first = nw.col("_t") == nw.col("_first")
+        # Ties at the first timestamp: the smallest value, so the answer is deterministic.
+        rows = rows.with_columns(
+            nw.when(at_first).then(nw.col(k)).min().over("_e").alias(k) for k in keys
+        )
+    return rows
+
+
+def _cells_on(
+    rows: nw.LazyFrame, keys: list[str], period: str, *, with_value: bool
+) -> nw.LazyFrame:
+    cohort = period_index(nw.col("_first"), period)
+    return (
+        _with_first(rows, keys)
+        .select(
+            *keys,
+            "_e",
+            "_first",
+            *_value_col(with_value),
+            cohort.alias("_c"),
+            (period_index(nw.col("_t"), period) - cohort).alias("period_number"),
+        )
+        .group_by(*keys, "_c", "period_number")
+        .agg(
+            nw.col("_e").n_unique().alias("_n"),
+            nw.col("_first").min(),
+            *_value_col(with_value, agg=True),
+        )
+    )
+
+
+def _cells_on_or_after(rows: nw.LazyFrame, keys: list[str], period: str) -> nw.LazyFrame:
+    # Retained at k <=> last active period >= k, so a histogram of each entity's last
+    # period number, summed from the far end (in _triangle), is the whole answer.
+    if keys:
+        rows = _with_first(rows, keys)
+    cohort = period_index(nw.col("_first"), period)
+    return (
+        rows.group_by("_e", *keys)
+        .agg(nw.col("_t").min().alias("_first"), nw.col("_t").max().alias("_last"))
+        .select(
+            *keys,
+            "_first",
+            cohort.alias("_c"),
+            (period_index(nw.col("_last"), period) - cohort).alias("period_number"),
+        )
+        .group_by(*keys, "_c", "period_number")
+        .agg(nw.len().alias("_n"), nw.col("_first").min())
+    )
+
+
+def _triangle(
+    cells: nw.LazyFrame,
+    keys: list[str],
+    period: str,
+    max_k: int,
+    cut_index: int,
+    *,
+    mode: str,
+    with_value: bool,
+) -> nw.LazyFrame:
+    """Zero-fill every (cohort, k) up to the period of ``as_of`` and derive the ratios."""
+    group = [*keys, "cohort", "_c", "period_number"]
+    tidy = [
+        *group,
+        nw.col("_n").cast(nw.Int64),
+        *([nw.col("_v").cast(nw.Float64)] if with_value else []),
+    ]
+    # Every entity of a cohort starts inside the cohort period, so any of their first
+    # timestamps gives its start; the big group-by keeps to integer keys.
+    cells = cells.with_columns(
+        period_start(nw.col("_first"), period).alias("cohort"),
+        nw.col("period_number").cast(nw.Int64),
+    ).select(*tidy)
+    # A literal range 0..max_k built from the cells themselves, so it lives in their backend.
+    ks = (
+        cells.head(1)
+        .select(*(nw.lit(k, dtype=nw.Int64).alias(f"k{k}") for k in range(max(max_k, 0) + 1)))
+        .unpivot(value_name="period_number")
+        .select("period_number")
+    )
+    zeros = (
+        cells.filter(nw.col("period_number") == 0)
+        .select(*keys, "cohort", "_c")
+        .join(ks, how="cross")
+        .filter(nw.col("_c") + nw.col("period_number") <= cut_index)
+        .with_columns(
+            nw.lit(0, dtype=nw.Int64).alias("_n"),
+            *([nw.lit(0.0, dtype=nw.Float64).alias("_v")] if with_value else []),
+        )
+        .select(*tidy)
+    )
+    # Union + group-by rather than a left join: a null `by` value would not match in a join.
+    grid = (
+        nw.concat([cells, zeros], how="vertical")
+        .group_by(*group)
+        .agg(nw.col("_n").sum(), *_value_col(with_value, agg=True))
+    )
+    cohort = [*keys, "cohort"]
+    at_zero = nw.col("period_number") == 0
+    retained = nw.col("_n")
+    if mode == "on_or_after":
+        retained = retained.cum_sum(reverse=True).over(*cohort, order_by="period_number")
+    grid = grid.with_columns(
+        nw.when(at_zero).then(nw.col("_n")).otherwise(0).sum().over(*cohort).alias("cohort_size"),
+        retained.alias("retained"),
+        *(
+            [nw.when(at_zero).then(nw.col("_v")).otherwise(0.0).sum().over(*cohort).alias("_v0")]
+            if with_value
+            else []
+        ),
+    )
+    out = [
+        *keys,
+        "cohort",
+        "period_number",
+        nw.col("cohort_size").cast(nw.Int64),
+        nw.col("retained").cast(nw.Int64),
+        (nw.col("retained").cast(nw.Float64) / nw.col("cohort_size")).alias("retention"),
+    ]
+    if with_value:
+        out += [
+            nw.col("_v").alias("value"),
+            _ratio(nw.col("_v"), nw.col("_v0")).alias("value_retention"),
+        ]
+    out.append((nw.col("_c") + nw.col("period_number") < cut_index).alias("is_complete"))
+    return grid.select(*out).sort(*cohort, "period_number", nulls_last=True)
+
+
+def average_retention(result: Any, method: str = "pooled") -> Any:
+    """The average cohort: retention at each k over the cohorts whose cell k is complete.
+
+    * ``"pooled"`` (default): ``Σ retained / Σ cohort_size`` — each entity weighs the same.
+    * ``"simple"``: the mean of the cohorts' ``retention`` — each cohort weighs the same.
+
+    With a ``value_retention`` column, ``value_retention`` is averaged the same way (pooled:
+    ``Σ value_k / Σ value_0`` over the same cohorts). Incomplete cells are left out; a k with
+    no complete cell has no row. Columns of ``result`` other than those of
+    :func:`cohort_retention` are taken as ``by`` columns and kept as groups.
+
+    Returns
+    -------
+    The caller's frame type: the ``by`` columns, ``period_number``, ``method``, ``cohorts``
+    (complete cells averaged), ``cohort_size`` (Σ), ``retained`` (Σ), ``retention`` (and
+    ``value_retention``), sorted by ``by`` then ``period_number``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> result = pd.DataFrame({
+    ...     "cohort": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-02-01", "2024-02-01"]),
+    ...     "period_number": [0, 1, 0, 1], "cohort_size": [10, 10, 30, 30],
+    ...     "retained": [10, 5, 30, 6], "retention": [1.0, 0.5, 1.0, 0.2],
+    ...     "is_complete": [True, True, True, True]})
+    >>> average_retention(result)[["period_number", "method", "retention"]]
+       period_number  method  retention
+    0              0  pooled      1.000
+    1              1  pooled      0.275
+    >>> float(average_retention(result, method="simple")["retention"].iloc[1])
+    0.35
+    """
+    _check_choice(method, _METHODS, name="method", where="average_retention")
+    prep = prepare(result, name="result")
+    names = prep.lf.collect_schema().names()
+    missing = [c for c in _OUTPUT if c not in names and c not in ("value", "value_retention")]
+    if missing:
+        raise ValueError(
+            f"average_retention: expected a cohort_retention result, missing columns {missing}"
+        )
+    keys = [c for c in names if c not in _OUTPUT]
+    with_value = "value_retention" in names
+    lf = prep.lf
+    if with_value:
+        at_zero = nw.col("period_number") == 0
+        v0 = nw.when(at_zero).then(nw.col("value")).otherwise(0.0).sum().over(*keys, "cohort")
+        lf = lf.with_columns(v0.alias("_v0"))
+    lf = lf.filter(nw.col("is_complete"))
+    if method == "pooled":
+        rate = _ratio(nw.col("retained").sum().cast(nw.Float64), nw.col("cohort_size").sum())
+        value_rate = _ratio(nw.col("value").sum(), nw.col("_v0").sum())
+    else:
+        rate = nw.col("retention").mean()
+        value_rate = nw.col("value_retention").mean()
+    out = (
+        lf.group_by(*keys, "period_number")
+        .agg(
+            nw.len().cast(nw.Int64).alias("cohorts"),
+            nw.col("cohort_size").sum().cast(nw.Int64),
+            nw.col("retained").sum().cast(nw.Int64),
+            rate.alias("retention"),
+            *([value_rate.alias("value_retention")] if with_value else []),
+        )
+        .with_columns(nw.lit(method).alias("method"))
+    )
+    order = [*keys, "period_number", "method", "cohorts", "cohort_size", "retained", "retention"]
+    order += ["value_retention"] if with_value else []
+    return prep.finish(out.select(order).sort(*keys, "period_number", nulls_last=True))
+
+
+def retention_triangle(result: Any, values: str = "retention") -> Any:
+    """Pivot a :func:`cohort_retention` result to a cohort × ``period_number`` pandas table.
+
+    Rows are the cohorts (with any ``by`` columns first in the index), columns the period
+    numbers; cells with no value (beyond ``as_of``) are NaN. A display helper: the result is
+    small, so it is always returned as pandas.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> result = pd.DataFrame({
+    ...     "cohort": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-02-01"]),
+    ...     "period_number": [0, 1, 0], "retention": [1.0, 0.5, 1.0]})
+    >>> retention_triangle(result)
+    period_number    0    1
+    cohort
+    2024-01-01     1.0  0.5
+    2024-02-01     1.0  NaN
+    """
+    frame = nw.from_native(result)
+    if isinstance(frame, nw.LazyFrame):
+        frame = frame.collect()
+    data = frame.to_pandas()
+    if values not in data.columns:
+        raise ValueError(
+            f"retention_triangle: values must be a column of the result, found {values!r} "
+            f"(columns: {', '.join(map(str, data.columns))})"
+        )
+    index = [c for c in data.columns if c not in _OUTPUT] + ["cohort"]
+    return data.pivot(index=index, columns="period_number", values=values)
+
+
+# -- calendar arithmetic --------------------------------------------------------------------
+
+
+def period_index(expr: nw.Expr, period: str) -> nw.Expr:
+    """Integer number of the calendar period holding ``expr``; consecutive periods differ by 1.
+
+    Built from ``year``/``month``/``ordinal_day``/``weekday`` and integer arithmetic only, so
+    every backend evaluates it the same way. Days count like :meth:`datetime.date.toordinal`.
+    """
+    year = expr.dt.year().cast(nw.Int64)
+    if period == "Y":
+        return year
+    month = expr.dt.month().cast(nw.Int64)
+    if period == "M":
+        return year * 12 + month - 1
+    if period == "Q":
+        return year * 4 + (month - 1) // 3
+    y = year - 1
+    day = y * 365 + y // 4 - y // 100 + y // 400 + expr.dt.ordinal_day().cast(nw.Int64)
+    if period == "D":
+        return day
+    return (day - expr.dt.weekday().cast(nw.Int64)) // 7  # all Mondays of a week agree
+
+
+def period_index_of(moment: _dt.date, period: str) -> int:
+    """:func:`period_index` of one Python date or datetime."""
+    if period == "Y":
+        return moment.year
+    if period == "M":
+        return moment.year * 12 + moment.month - 1
+    if period == "Q":
+        return moment.year * 4 + (moment.month - 1) // 3
+    day = moment.toordinal()
+    return day if period == "D" else (day - moment.isoweekday()) // 7
+
+
+# -- plumbing ---------------------------------------------------------------------------------
+
+
+def _value_col(with_value: bool, *, agg: bool = False) -> list[nw.Expr]:
+    if not with_value:
+        return []
+    return [nw.col("_v").sum()] if agg else [nw.col("_v")]
+
+
+def _ratio(numerator: nw.Expr, denominator: nw.Expr) -> nw.Expr:
+    """numerator / denominator, null (NaN in pandas) when the denominator is 0."""
+    return nw.when(denominator != 0).then(numerator / denominator)
+
+
+def _as_list(columns: str | Sequence[str] | None) -> list[str]:
+    return [columns] if isinstance(columns, str) else list(columns or [])
+
+
+def _check_choice(found: str, allowed: Sequence[str], *, name: str, where: str) -> None:
+    if found not in allowed:
+        raise ValueError(
+            f"{where}: {name} must be one of {', '.join(map(repr, allowed))}, found {found!r}"
+        )
+
+
+def _check_columns(prep: Prepared, wanted: list[str], *, timestamp: str, where: str) -> nw.Expr:
+    """Check the columns exist; return the timestamp as a datetime expression."""
+    schema = prep.lf.collect_schema()
+    missing = [c for c in wanted if c not in schema]
+    if missing:
+        raise ValueError(
+            f"{where}: activity is missing column(s) {missing}; found {list(schema.names())}"
+        )
+    dtype = schema[timestamp]
+    if isinstance(dtype, nw.Datetime):
+        return nw.col(timestamp)
+    if isinstance(dtype, nw.Date):
+        return nw.col(timestamp).cast(nw.Datetime("us"))
+    raise ValueError(
+        f"{where}: timestamp column {timestamp!r} must hold datetimes or dates, found {dtype}"
+    )
+
+
+def _time_range(lf: nw.LazyFrame) -> tuple[_dt.datetime | None, _dt.datetime | None]:
+    row = lf.select(nw.col("_t").min().alias("lo"), nw.col("_t").max().alias("hi")).collect()
+    return _naive(row["lo"][0]), _naive(row["hi"][0])
+
+
+def _naive(moment: Any) -> _dt.datetime | None:
+    if moment is None or moment != moment:  # None or NaT
+        return None
+    if hasattr(moment, "to_pydatetime"):
+        moment = moment.to_pydatetime()
+    return moment.replace(tzinfo=None)
+
+
+def _parse_as_of(as_of: _dt.datetime | _dt.date | str, prep: Prepared) -> _dt.datetime:
+    """``as_of`` as naive wall time in the data's zone (the frame was made naive the same way)."""
+    moment = _dt.datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+    if not isinstance(moment, _dt.datetime):
+        moment = _dt.datetime.combine(moment, _dt.time())
+    if hasattr(moment, "to_pydatetime"):
+        moment = moment.to_pydatetime()
+    zone = next(iter(prep.time_zones.values()), None)
+    if moment.tzinfo is not None and zone is not None:
+        from zoneinfo import ZoneInfo
+
+        moment = moment.astimezone(ZoneInfo(zone))
+    return moment.replace(tzinfo=None)
+
+
+def _convert_zone(frame: Any, timestamp: str, tz: str) -> Any:
+    """The frame with ``timestamp`` converted to ``tz``; naive values are taken as UTC."""
+    nw_frame = nw.from_native(frame)
+    dtype = nw_frame.collect_schema()[timestamp]
+    column = nw.col(timestamp)
+    if isinstance(dtype, nw.Date):
+        column = column.cast(nw.Datetime("us"))
+    if not (isinstance(dtype, nw.Datetime) and dtype.time_zone is not None):
+        column = column.dt.replace_time_zone("UTC")
+    return nw_frame.with_columns(column.dt.convert_time_zone(tz)).to_native()
+
+
+def _materialize(prep: Prepared, cells: nw.LazyFrame) -> nw.LazyFrame:
+    """Compute the (small) cell table once when the engine would otherwise recompute it.
+
+    The triangle reads the cells several times; DuckDB re-runs a relation at every use, which
+    would repeat the scan of the whole activity table. Polars (common-subplan elimination) and
+    Spark (exchange reuse) share the work themselves, so their plans stay lazy.
+    """
+    if not cells.implementation.is_duckdb():
+        return cells
+    from kpiwidgets.metrics._frames import _connection
+
+    return nw.from_native(_connection().from_arrow(cells.collect(backend="pyarrow").to_native()))
