@@ -162,8 +162,8 @@ def content_frame(rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
     """The content library (fixed size) and its creation times in days since START."""
     n = cfg.N_CONTENT
     # About a third of the library predates the data, so content touches can start at once.
-    created = np.sort(rng.uniform(-300.0, cfg.N_DAYS - 45.0, n))
-    created = np.floor(created) + rng.uniform(0.35, 0.7, n)
+    days = np.floor(rng.uniform(-300.0, cfg.N_DAYS - 45.0, n))
+    created = np.sort(days + rng.uniform(0.35, 0.7, n))  # published in office hours
     kind = rng.integers(0, len(cfg.CONTENT_KINDS), n)
     topic = rng.permutation(np.arange(n)) % len(cfg.CONTENT_TOPICS)
     kind_label = np.array([k.replace("_", " ").capitalize() for k in cfg.CONTENT_KINDS])

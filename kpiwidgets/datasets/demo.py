@@ -27,9 +27,10 @@ def load_demo(seed: int = 0, n_leads: int = 20_000) -> Dataset:
     seed : int, default 0
         Seed of the random generator (``numpy.random.default_rng``).
     n_leads : int, default 20_000
-        Number of leads. Every lead-driven table scales with it (about 0.1 opportunities,
-        4 touches and 1.7 funnel events per lead); spend and campaign stats keep one row per
-        day and campaign but their amounts scale, so costs per lead do not depend on it.
+        Number of leads. Every lead-driven table scales with it (about 0.09 opportunities,
+        2.9 touches and 1.6 funnel events per lead); spend and campaign stats keep one row
+        per day and campaign but their amounts scale, so costs per lead do not depend on it.
+        One million leads generate in a few seconds.
 
     Returns
     -------
@@ -50,10 +51,11 @@ def load_demo(seed: int = 0, n_leads: int = 20_000) -> Dataset:
       high quality and skewed to enterprise. *paid_search* brings the most leads cheaply
       (about 45) but they convert poorly and churn fastest; *paid_social* is the weakest.
       *outbound* looks cheap on marketing spend alone; its real cost is sales spend (SDRs,
-      ``team == "sales"``), which shows in customer acquisition cost.
-    * **Segments** ``smb``, ``mid_market``, ``enterprise``: median deals of about 7 k, 28 k and
-      110 k with median sales cycles of about 3, 6 and 14 weeks; enterprise deals win less
-      often, SMB customers churn most. Products: Starter, Growth, Enterprise, Analytics
+      ``team == "sales"``), which shows in customer acquisition cost. Win rates of closed
+      deals run from about 20 % (paid_social) to about 45 % (referral).
+    * **Segments** ``smb``, ``mid_market``, ``enterprise``: median won deals of about 5 k,
+      24 k and 150 k with median sales cycles of about 3, 6 and 13 weeks; enterprise deals
+      win less often, SMB customers churn most. Products: Starter, Growth, Enterprise, Analytics
       Add-on.
     * **Reps** (eight owners): SMB is worked by Ava Chen, Ben Okafor and Farid Haddad,
       mid-market by Carla Ruiz, Elena Rossi and Hugo Martin, enterprise by Dmitri Volkov and
@@ -63,10 +65,13 @@ def load_demo(seed: int = 0, n_leads: int = 20_000) -> Dataset:
       **Dmitri Volkov sandbags** (commits about 30 % below what he closes). Managers adjust
       some later commit calls halfway towards the truth (``submitted_by == "manager"``).
     * **Lead scoring change on 2025-04-01**: a new scoring rule makes MQLs rarer (lead→MQL
-      falls by 15 %) but much better: MQL→SQL rises by about 55 % for MQLs from that day.
+      falls by 15 %) but much better: MQL→SQL jumps from about a third to about a half for
+      MQLs from that day (``mql_to_sql_rate`` by month shows the step).
     * **Seasonality**: leads grow about 40 % over the two years, dip in July–August and
       are lowest in December; events cluster in spring and autumn; deals are pulled into
       quarter ends, hardest into December (Q4 push), so December is rich in closed revenue.
+    * **Start-up ramp**: tracking starts on 2024-01-01 with an empty pipeline, so closed
+      deals and MRR build up over the first months; compare periods from mid-2024 on.
     * **Revenue**: every won deal opens an account (account ids follow opportunity numbers)
       paying amount / 12 MRR from its close month; accounts churn, expand, contract and
       sometimes come back, so MRR movements and retention cohorts are non-trivial.

@@ -29,6 +29,13 @@ def t(ds):
     return {name: ds[name] for name in TABLES}
 
 
+@pytest.fixture(scope="module")
+def story():
+    """A bigger company for the stories: enough deals per rep and quarter to judge them."""
+    ds = kw.load_demo(seed=0, n_leads=5 * N)
+    return {name: ds[name] for name in TABLES}
+
+
 def _sql(query: str, **frames: pd.DataFrame) -> pd.DataFrame:
     con = duckdb.connect()
     for name, frame in frames.items():
@@ -345,12 +352,12 @@ def _final_commit_over_actual(t) -> pd.Series:
     return (joined["amount_forecast"] / joined["amount_actual"]).groupby(joined["owner"]).mean()
 
 
-def test_over_forecaster_and_sandbagger_stand_out(t):
-    ratio = _final_commit_over_actual(t)
+def test_over_forecaster_and_sandbagger_stand_out(story):
+    ratio = _final_commit_over_actual(story)
     assert ratio["Hugo Martin"] > 1.1
     assert ratio["Dmitri Volkov"] < 0.9
     others = ratio.drop(["Hugo Martin", "Dmitri Volkov"])
-    assert others.between(0.9, 1.1).all(), others
+    assert others.between(0.85, 1.15).all(), others
 
 
 def test_quotas_per_owner_and_quarter(t):
@@ -422,7 +429,7 @@ def test_content_library(t):
 # --- the stories --------------------------------------------------------------------------
 
 
-def test_scoring_change_lifts_mql_to_sql(t):
+def test_scoring_change_lifts_mql_to_sql(story):
     rates = _sql(
         """
         SELECT mql_at >= TIMESTAMP '2025-04-01' AS after,
@@ -431,13 +438,13 @@ def test_scoring_change_lifts_mql_to_sql(t):
           AND mql_at < TIMESTAMP '2025-11-01'  -- recent MQLs have not had time to convert
         GROUP BY ALL
         """,
-        leads=t["leads"],
+        leads=story["leads"],
     ).set_index("after")["rate"]
     assert rates[True] - rates[False] > 0.1, rates
 
 
-def test_channels_differ_in_cost_per_lead_and_quality(t):
-    spend, leads = t["spend"], t["leads"]
+def test_channels_differ_in_cost_per_lead_and_quality(story):
+    spend, leads = story["spend"], story["leads"]
     marketing = spend[spend["team"] == "marketing"].groupby("channel")["amount"].sum()
     cpl = marketing / leads.groupby("channel").size()
     assert cpl.max() / cpl.min() > 2
@@ -448,8 +455,8 @@ def test_channels_differ_in_cost_per_lead_and_quality(t):
     assert sql_rate["events"] > sql_rate["paid_social"]
 
 
-def test_december_is_a_low_month_for_leads(t):
-    monthly = t["leads"].groupby(t["leads"]["created_at"].dt.to_period("M")).size()
+def test_december_is_a_low_month_for_leads(story):
+    monthly = story["leads"].groupby(story["leads"]["created_at"].dt.to_period("M")).size()
     december = monthly[monthly.index.month == 12]
     assert (december < monthly.mean()).all()
     assert (december < monthly.shift(1)[december.index]).all()
@@ -458,13 +465,13 @@ def test_december_is_a_low_month_for_leads(t):
     assert summer < autumn
 
 
-def test_segments_differ_in_deal_size_and_cycle(t):
-    won = t["opportunities"][t["opportunities"]["status"] == "won"]
+def test_segments_differ_in_deal_size_and_cycle(story):
+    won = story["opportunities"][story["opportunities"]["status"] == "won"]
     size = won.groupby("segment")["amount"].median()
     days = (won["closed_at"] - won["created_at"]).dt.days.groupby(won["segment"]).median()
     assert size["smb"] < size["mid_market"] < size["enterprise"]
     assert days["smb"] < days["mid_market"] < days["enterprise"]
-    assert set(t["opportunities"]["product"]) == {
+    assert set(story["opportunities"]["product"]) == {
         "Starter",
         "Growth",
         "Enterprise",
@@ -472,8 +479,8 @@ def test_segments_differ_in_deal_size_and_cycle(t):
     }
 
 
-def test_reps_differ_in_response_time(t):
-    leads = t["leads"]
+def test_reps_differ_in_response_time(story):
+    leads = story["leads"]
     minutes = (leads["first_response_at"] - leads["created_at"]).dt.total_seconds() / 60
     median = minutes.groupby(leads["owner"]).median()
     assert median.idxmin() == "Ava Chen" and median["Ava Chen"] < 5
