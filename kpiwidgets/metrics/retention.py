@@ -14,7 +14,7 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from kpiwidgets.metrics._frames import Prepared, drop_null_rows, prepare
+from kpiwidgets.metrics._frames import Prepared, _time_zones, drop_null_rows, prepare
 from kpiwidgets.metrics._periods import check_period, period_start
 
 __all__ = ["average_retention", "cohort_retention", "retention_triangle"]
@@ -249,8 +249,8 @@ def _triangle(
         .select("period_number")
     )
     zeros = (
-        cells.filter(nw.col("period_number") == 0)
-        .select(*keys, "cohort", "_c")
+        cells.select(*keys, "cohort", "_c")
+        .unique()
         .join(ks, how="cross")
         .filter(nw.col("_c") + nw.col("period_number") <= cut_index)
         .with_columns(
@@ -270,9 +270,14 @@ def _triangle(
     retained = nw.col("_n")
     if mode == "on_or_after":
         retained = retained.cum_sum(reverse=True).over(*cohort, order_by="period_number")
-    grid = grid.with_columns(
-        nw.when(at_zero).then(nw.col("_n")).otherwise(0).sum().over(*cohort).alias("cohort_size"),
-        retained.alias("retained"),
+    # Everyone in a cohort is retained at k = 0 in both modes: that cell is the cohort size.
+    grid = grid.with_columns(retained.alias("retained")).with_columns(
+        nw.when(at_zero)
+        .then(nw.col("retained"))
+        .otherwise(0)
+        .sum()
+        .over(*cohort)
+        .alias("cohort_size"),
         *(
             [nw.when(at_zero).then(nw.col("_v")).otherwise(0.0).sum().over(*cohort).alias("_v0")]
             if with_value
@@ -508,11 +513,19 @@ def _parse_as_of(as_of: _dt.datetime | _dt.date | str, prep: Prepared) -> _dt.da
 def _convert_zone(frame: Any, timestamp: str, tz: str) -> Any:
     """The frame with ``timestamp`` converted to ``tz``; naive values are taken as UTC."""
     nw_frame = nw.from_native(frame)
-    dtype = nw_frame.collect_schema()[timestamp]
+    aware = timestamp in _time_zones(nw_frame)
+    if isinstance(nw_frame, nw.DataFrame) and nw_frame.implementation.is_pandas():
+        # pandas directly: narwhals sees some zones (America/New_York) as Unknown dtypes.
+        import pandas as pd
+
+        native = frame.copy(deep=False)
+        column = pd.to_datetime(native[timestamp])
+        native[timestamp] = (column if aware else column.dt.tz_localize("UTC")).dt.tz_convert(tz)
+        return native
     column = nw.col(timestamp)
-    if isinstance(dtype, nw.Date):
-        column = column.cast(nw.Datetime("us"))
-    if not (isinstance(dtype, nw.Datetime) and dtype.time_zone is not None):
+    if not aware:
+        if isinstance(nw_frame.collect_schema()[timestamp], nw.Date):
+            column = column.cast(nw.Datetime("us"))
         column = column.dt.replace_time_zone("UTC")
     return nw_frame.with_columns(column.dt.convert_time_zone(tz)).to_native()
 
