@@ -40,4 +40,7 @@ def chart_widget(chart: alt.TopLevelMixin, *, css_class: str = "kpi-chart") -> a
     enable_offline()
     widget = alt.JupyterChart(chart, embed_options={"renderer": "svg", "actions": False})
     widget.add_class(css_class)
+    # Charts sized "container" need a container with a width: a bare JupyterChart is 0 px
+    # wide in Voila and JupyterLab, so the chart would draw nothing.
+    widget.layout.width = "100%"
     return widget

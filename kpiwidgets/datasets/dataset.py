@@ -161,23 +161,26 @@ class Dataset:
         rows = []
         for name in self.tables:
             lf = nw.from_native(self._tables[name]).lazy()
-            time_column = next(
-                c.name for c in TABLES[name].columns if c.kind == "timestamp" and c.required
+            names = lf.collect_schema().names()
+            candidates = sorted(
+                (c for c in TABLES[name].columns if c.kind == "timestamp" and c.name in names),
+                key=lambda c: not c.required,
             )
-            stats = (
-                lf.select(
-                    nw.len().alias("rows"),
+            time_column = candidates[0].name if candidates else None
+            ranges = (
+                [
                     nw.col(time_column).min().alias("first"),
                     nw.col(time_column).max().alias("last"),
-                )
-                .collect()
-                .to_dict(as_series=False)
+                ]
+                if time_column
+                else [nw.lit(None).alias("first"), nw.lit(None).alias("last")]
             )
+            stats = lf.select(nw.len().alias("rows"), *ranges).collect().to_dict(as_series=False)
             rows.append(
                 {
                     "table": name,
                     "rows": int(stats["rows"][0]),
-                    "columns": len(lf.collect_schema().names()),
+                    "columns": len(names),
                     "time_column": time_column,
                     "first": stats["first"][0],
                     "last": stats["last"][0],
