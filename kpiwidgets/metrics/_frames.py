@@ -11,6 +11,7 @@ session zone).
 
 from __future__ import annotations
 
+import datetime
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,9 +22,19 @@ import narwhals.stable.v2 as nw
 __all__ = [
     "DroppedRowsWarning",
     "Prepared",
+    "as_list",
     "attach_dropped",
+    "check_choice",
+    "convert_zone",
+    "datetime_column",
     "drop_null_rows",
+    "materialize",
+    "period_index",
+    "period_index_of",
     "prepare",
+    "ratio",
+    "time_range",
+    "wall_time",
 ]
 
 
@@ -234,3 +245,140 @@ def attach_dropped(result: Any, dropped: dict[str, int]) -> Any:
     if isinstance(attrs, dict):
         attrs["dropped_rows"] = dict(dropped)
     return result
+
+
+# -- shared helpers for metrics (calendar arithmetic, parameters, as_of, materializing) -------
+
+
+def period_index(expr: nw.Expr, period: str) -> nw.Expr:
+    """Integer number of the calendar period holding ``expr``; consecutive periods differ by 1.
+
+    Built from ``year``/``month``/``ordinal_day``/``weekday`` and integer arithmetic only, so
+    every backend evaluates it the same way. Days count like :meth:`datetime.date.toordinal`.
+    """
+    year = expr.dt.year().cast(nw.Int64)
+    if period == "Y":
+        return year
+    month = expr.dt.month().cast(nw.Int64)
+    if period == "M":
+        return year * 12 + month - 1
+    if period == "Q":
+        return year * 4 + (month - 1) // 3
+    y = year - 1
+    day = y * 365 + y // 4 - y // 100 + y // 400 + expr.dt.ordinal_day().cast(nw.Int64)
+    if period == "D":
+        return day
+    return (day - expr.dt.weekday().cast(nw.Int64)) // 7  # all Mondays of a week agree
+
+
+def period_index_of(moment: datetime.date, period: str) -> int:
+    """:func:`period_index` of one Python date or datetime."""
+    if period == "Y":
+        return moment.year
+    if period == "M":
+        return moment.year * 12 + moment.month - 1
+    if period == "Q":
+        return moment.year * 4 + (moment.month - 1) // 3
+    day = moment.toordinal()
+    return day if period == "D" else (day - moment.isoweekday()) // 7
+
+
+def ratio(numerator: nw.Expr, denominator: nw.Expr) -> nw.Expr:
+    """numerator / denominator, null (NaN in pandas) when the denominator is 0."""
+    return nw.when(denominator != 0).then(numerator / denominator)
+
+
+def as_list(columns: str | Sequence[str] | None) -> list[str]:
+    return [columns] if isinstance(columns, str) else list(columns or [])
+
+
+def check_choice(found: str, allowed: Sequence[str], *, name: str, where: str) -> None:
+    if found not in allowed:
+        raise ValueError(
+            f"{where}: {name} must be one of {', '.join(map(repr, allowed))}, found {found!r}"
+        )
+
+
+def datetime_column(
+    prep: Prepared, wanted: list[str], *, timestamp: str, where: str, table: str = "activity"
+) -> nw.Expr:
+    """Check the columns exist; return ``timestamp`` as a datetime expression (dates cast)."""
+    schema = prep.lf.collect_schema()
+    missing = [c for c in wanted if c not in schema]
+    if missing:
+        raise ValueError(
+            f"{where}: {table} is missing column(s) {missing}; found {list(schema.names())}"
+        )
+    dtype = schema[timestamp]
+    if isinstance(dtype, nw.Datetime):
+        return nw.col(timestamp)
+    if isinstance(dtype, nw.Date):
+        return nw.col(timestamp).cast(nw.Datetime("us"))
+    raise ValueError(
+        f"{where}: timestamp column {timestamp!r} must hold datetimes or dates, found {dtype}"
+    )
+
+
+def time_range(
+    lf: nw.LazyFrame, column: str
+) -> tuple[datetime.datetime | None, datetime.datetime | None]:
+    """First and last value of a timestamp column (naive), ``(None, None)`` when empty."""
+    row = lf.select(nw.col(column).min().alias("lo"), nw.col(column).max().alias("hi")).collect()
+    return _naive_datetime(row["lo"][0]), _naive_datetime(row["hi"][0])
+
+
+def _naive_datetime(moment: Any) -> datetime.datetime | None:
+    if moment is None or moment != moment:  # None or NaT
+        return None
+    if hasattr(moment, "to_pydatetime"):
+        moment = moment.to_pydatetime()
+    return moment.replace(tzinfo=None)
+
+
+def wall_time(moment: datetime.datetime | datetime.date | str, prep: Prepared) -> datetime.datetime:
+    """A user's moment (``as_of``, ``start``) as naive wall time in the data's zone, the way
+    :func:`prepare` made the frame's timestamps naive; a naive moment is already wall time."""
+    if isinstance(moment, str):
+        moment = datetime.datetime.fromisoformat(moment)
+    if not isinstance(moment, datetime.datetime):
+        moment = datetime.datetime.combine(moment, datetime.time())
+    if hasattr(moment, "to_pydatetime"):
+        moment = moment.to_pydatetime()
+    zone = next(iter(prep.time_zones.values()), None)
+    if moment.tzinfo is not None and zone is not None:
+        from zoneinfo import ZoneInfo
+
+        moment = moment.astimezone(ZoneInfo(zone))
+    return moment.replace(tzinfo=None)
+
+
+def convert_zone(frame: Any, timestamp: str, tz: str) -> Any:
+    """The frame with ``timestamp`` converted to ``tz``; naive values are taken as UTC."""
+    nw_frame = nw.from_native(frame)
+    aware = timestamp in _time_zones(nw_frame)
+    if isinstance(nw_frame, nw.DataFrame) and nw_frame.implementation.is_pandas():
+        # pandas directly: narwhals sees some zones (America/New_York) as Unknown dtypes.
+        import pandas as pd
+
+        native = frame.copy(deep=False)
+        column = pd.to_datetime(native[timestamp])
+        native[timestamp] = (column if aware else column.dt.tz_localize("UTC")).dt.tz_convert(tz)
+        return native
+    column = nw.col(timestamp)
+    if not aware:
+        if isinstance(nw_frame.collect_schema()[timestamp], nw.Date):
+            column = column.cast(nw.Datetime("us"))
+        column = column.dt.replace_time_zone("UTC")
+    return nw_frame.with_columns(column.dt.convert_time_zone(tz)).to_native()
+
+
+def materialize(small: nw.LazyFrame) -> nw.LazyFrame:
+    """Compute a small intermediate result once when the engine would otherwise recompute it.
+
+    Use before reading an aggregate several times: DuckDB re-runs a relation at every use,
+    which would repeat the scan of the whole input. Polars (common-subplan elimination) and
+    Spark (exchange reuse) share the work themselves, so their plans stay lazy.
+    """
+    if not small.implementation.is_duckdb():
+        return small
+    return nw.from_native(_connection().from_arrow(small.collect(backend="pyarrow").to_native()))

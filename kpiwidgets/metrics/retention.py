@@ -14,7 +14,20 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from kpiwidgets.metrics._frames import Prepared, _time_zones, drop_null_rows, prepare
+from kpiwidgets.metrics._frames import (
+    as_list,
+    check_choice,
+    convert_zone,
+    datetime_column,
+    drop_null_rows,
+    materialize,
+    period_index,
+    period_index_of,
+    prepare,
+    ratio,
+    time_range,
+    wall_time,
+)
 from kpiwidgets.metrics._periods import check_period, period_start
 
 __all__ = ["average_retention", "cohort_retention", "retention_triangle"]
@@ -117,19 +130,19 @@ def cohort_retention(
     """
     where = "cohort_retention"
     check_period(period, where=where)
-    _check_choice(mode, _MODES, name="mode", where=where)
+    check_choice(mode, _MODES, name="mode", where=where)
     if value is not None and mode != "on":
         raise ValueError(f"{where}: value= needs mode='on', found mode={mode!r}")
-    keys = _as_list(by)
+    keys = as_list(by)
     clash = sorted(set(keys) & {*_OUTPUT, entity, timestamp})
     if clash:
         raise ValueError(f"{where}: by must not name an output or key column, found {clash}")
 
     if tz is not None:
-        activity = _convert_zone(activity, timestamp, tz)
+        activity = convert_zone(activity, timestamp, tz)
     prep = prepare(activity, name="activity")
     wanted = [entity, timestamp, *keys, *([value] if value else [])]
-    ts = _check_columns(prep, wanted, timestamp=timestamp, where=where)
+    ts = datetime_column(prep, wanted, timestamp=timestamp, where=where)
     prep.lf = prep.lf.select(
         nw.col(entity),
         ts.alias(timestamp),
@@ -139,8 +152,8 @@ def cohort_retention(
     prep = drop_null_rows(prep, [entity, timestamp], name="activity")
     prep.lf = prep.lf.rename({entity: "_e", timestamp: "_t"})
 
-    first, last = _time_range(prep.lf)
-    cut = _parse_as_of(as_of, prep) if as_of is not None else last
+    first, last = time_range(prep.lf, "_t")
+    cut = wall_time(as_of, prep) if as_of is not None else last
     rows = prep.lf if as_of is None else prep.lf.filter(nw.col("_t") <= cut)
     if cut is None or first is None or first > cut:
         cut = first = _dt.datetime(2000, 1, 1)  # no rows: any calendar gives an empty grid
@@ -151,7 +164,7 @@ def cohort_retention(
         cells = _cells_on(rows, keys, period, with_value=value is not None)
     else:
         cells = _cells_on_or_after(rows, keys, period)
-    cells = _materialize(prep, cells)
+    cells = materialize(cells)
     result = _triangle(
         cells, keys, period, max_k, cut_index, mode=mode, with_value=value is not None
     )
@@ -295,7 +308,7 @@ def _triangle(
     if with_value:
         out += [
             nw.col("_v").alias("value"),
-            _ratio(nw.col("_v"), nw.col("_v0")).alias("value_retention"),
+            ratio(nw.col("_v"), nw.col("_v0")).alias("value_retention"),
         ]
     out.append((nw.col("_c") + nw.col("period_number") < cut_index).alias("is_complete"))
     return grid.select(*out).sort(*cohort, "period_number", nulls_last=True)
@@ -333,7 +346,7 @@ def average_retention(result: Any, method: str = "pooled") -> Any:
     >>> float(average_retention(result, method="simple")["retention"].iloc[1])
     0.35
     """
-    _check_choice(method, _METHODS, name="method", where="average_retention")
+    check_choice(method, _METHODS, name="method", where="average_retention")
     prep = prepare(result, name="result")
     names = prep.lf.collect_schema().names()
     missing = [c for c in _OUTPUT if c not in names and c not in ("value", "value_retention")]
@@ -350,8 +363,8 @@ def average_retention(result: Any, method: str = "pooled") -> Any:
         lf = lf.with_columns(v0.alias("_v0"))
     lf = lf.filter(nw.col("is_complete"))
     if method == "pooled":
-        rate = _ratio(nw.col("retained").sum().cast(nw.Float64), nw.col("cohort_size").sum())
-        value_rate = _ratio(nw.col("value").sum(), nw.col("_v0").sum())
+        rate = ratio(nw.col("retained").sum().cast(nw.Float64), nw.col("cohort_size").sum())
+        value_rate = ratio(nw.col("value").sum(), nw.col("_v0").sum())
     else:
         rate = nw.col("retention").mean()
         value_rate = nw.col("value_retention").mean()
@@ -403,42 +416,6 @@ def retention_triangle(result: Any, values: str = "retention") -> Any:
     return data.pivot(index=index, columns="period_number", values=values)
 
 
-# -- calendar arithmetic --------------------------------------------------------------------
-
-
-def period_index(expr: nw.Expr, period: str) -> nw.Expr:
-    """Integer number of the calendar period holding ``expr``; consecutive periods differ by 1.
-
-    Built from ``year``/``month``/``ordinal_day``/``weekday`` and integer arithmetic only, so
-    every backend evaluates it the same way. Days count like :meth:`datetime.date.toordinal`.
-    """
-    year = expr.dt.year().cast(nw.Int64)
-    if period == "Y":
-        return year
-    month = expr.dt.month().cast(nw.Int64)
-    if period == "M":
-        return year * 12 + month - 1
-    if period == "Q":
-        return year * 4 + (month - 1) // 3
-    y = year - 1
-    day = y * 365 + y // 4 - y // 100 + y // 400 + expr.dt.ordinal_day().cast(nw.Int64)
-    if period == "D":
-        return day
-    return (day - expr.dt.weekday().cast(nw.Int64)) // 7  # all Mondays of a week agree
-
-
-def period_index_of(moment: _dt.date, period: str) -> int:
-    """:func:`period_index` of one Python date or datetime."""
-    if period == "Y":
-        return moment.year
-    if period == "M":
-        return moment.year * 12 + moment.month - 1
-    if period == "Q":
-        return moment.year * 4 + (moment.month - 1) // 3
-    day = moment.toordinal()
-    return day if period == "D" else (day - moment.isoweekday()) // 7
-
-
 # -- plumbing ---------------------------------------------------------------------------------
 
 
@@ -446,99 +423,3 @@ def _value_col(with_value: bool, *, agg: bool = False) -> list[nw.Expr]:
     if not with_value:
         return []
     return [nw.col("_v").sum()] if agg else [nw.col("_v")]
-
-
-def _ratio(numerator: nw.Expr, denominator: nw.Expr) -> nw.Expr:
-    """numerator / denominator, null (NaN in pandas) when the denominator is 0."""
-    return nw.when(denominator != 0).then(numerator / denominator)
-
-
-def _as_list(columns: str | Sequence[str] | None) -> list[str]:
-    return [columns] if isinstance(columns, str) else list(columns or [])
-
-
-def _check_choice(found: str, allowed: Sequence[str], *, name: str, where: str) -> None:
-    if found not in allowed:
-        raise ValueError(
-            f"{where}: {name} must be one of {', '.join(map(repr, allowed))}, found {found!r}"
-        )
-
-
-def _check_columns(prep: Prepared, wanted: list[str], *, timestamp: str, where: str) -> nw.Expr:
-    """Check the columns exist; return the timestamp as a datetime expression."""
-    schema = prep.lf.collect_schema()
-    missing = [c for c in wanted if c not in schema]
-    if missing:
-        raise ValueError(
-            f"{where}: activity is missing column(s) {missing}; found {list(schema.names())}"
-        )
-    dtype = schema[timestamp]
-    if isinstance(dtype, nw.Datetime):
-        return nw.col(timestamp)
-    if isinstance(dtype, nw.Date):
-        return nw.col(timestamp).cast(nw.Datetime("us"))
-    raise ValueError(
-        f"{where}: timestamp column {timestamp!r} must hold datetimes or dates, found {dtype}"
-    )
-
-
-def _time_range(lf: nw.LazyFrame) -> tuple[_dt.datetime | None, _dt.datetime | None]:
-    row = lf.select(nw.col("_t").min().alias("lo"), nw.col("_t").max().alias("hi")).collect()
-    return _naive(row["lo"][0]), _naive(row["hi"][0])
-
-
-def _naive(moment: Any) -> _dt.datetime | None:
-    if moment is None or moment != moment:  # None or NaT
-        return None
-    if hasattr(moment, "to_pydatetime"):
-        moment = moment.to_pydatetime()
-    return moment.replace(tzinfo=None)
-
-
-def _parse_as_of(as_of: _dt.datetime | _dt.date | str, prep: Prepared) -> _dt.datetime:
-    """``as_of`` as naive wall time in the data's zone (the frame was made naive the same way)."""
-    moment = _dt.datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of
-    if not isinstance(moment, _dt.datetime):
-        moment = _dt.datetime.combine(moment, _dt.time())
-    if hasattr(moment, "to_pydatetime"):
-        moment = moment.to_pydatetime()
-    zone = next(iter(prep.time_zones.values()), None)
-    if moment.tzinfo is not None and zone is not None:
-        from zoneinfo import ZoneInfo
-
-        moment = moment.astimezone(ZoneInfo(zone))
-    return moment.replace(tzinfo=None)
-
-
-def _convert_zone(frame: Any, timestamp: str, tz: str) -> Any:
-    """The frame with ``timestamp`` converted to ``tz``; naive values are taken as UTC."""
-    nw_frame = nw.from_native(frame)
-    aware = timestamp in _time_zones(nw_frame)
-    if isinstance(nw_frame, nw.DataFrame) and nw_frame.implementation.is_pandas():
-        # pandas directly: narwhals sees some zones (America/New_York) as Unknown dtypes.
-        import pandas as pd
-
-        native = frame.copy(deep=False)
-        column = pd.to_datetime(native[timestamp])
-        native[timestamp] = (column if aware else column.dt.tz_localize("UTC")).dt.tz_convert(tz)
-        return native
-    column = nw.col(timestamp)
-    if not aware:
-        if isinstance(nw_frame.collect_schema()[timestamp], nw.Date):
-            column = column.cast(nw.Datetime("us"))
-        column = column.dt.replace_time_zone("UTC")
-    return nw_frame.with_columns(column.dt.convert_time_zone(tz)).to_native()
-
-
-def _materialize(prep: Prepared, cells: nw.LazyFrame) -> nw.LazyFrame:
-    """Compute the (small) cell table once when the engine would otherwise recompute it.
-
-    The triangle reads the cells several times; DuckDB re-runs a relation at every use, which
-    would repeat the scan of the whole activity table. Polars (common-subplan elimination) and
-    Spark (exchange reuse) share the work themselves, so their plans stay lazy.
-    """
-    if not cells.implementation.is_duckdb():
-        return cells
-    from kpiwidgets.metrics._frames import _connection
-
-    return nw.from_native(_connection().from_arrow(cells.collect(backend="pyarrow").to_native()))

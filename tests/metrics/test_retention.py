@@ -7,11 +7,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from kpiwidgets.metrics._frames import DroppedRowsWarning
+from kpiwidgets.metrics._frames import DroppedRowsWarning, period_index_of
 from kpiwidgets.metrics.retention import (
     average_retention,
     cohort_retention,
-    period_index_of,
     retention_triangle,
 )
 
