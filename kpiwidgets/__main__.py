@@ -27,6 +27,8 @@ def _serve(args: argparse.Namespace) -> int:
         str(folder),
         f"--port={args.port}",
         f"--Voila.ip={args.ip}",
+        # Voila's lab template minus its CDN stylesheets (installed with the package).
+        "--template=kpiwidgets",
         "--VoilaConfiguration.show_tracebacks=False",
     ]
     if args.no_browser:

@@ -103,6 +103,7 @@ def voila_url(tmp_path_factory):
         "--no-browser",
         f"--port={port}",
         "--Voila.ip=127.0.0.1",
+        "--template=kpiwidgets",  # as `kpiwidgets serve` does
         "--VoilaConfiguration.show_tracebacks=True",
     ]
     with log.open("w") as out:
