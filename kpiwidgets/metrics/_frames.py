@@ -58,12 +58,16 @@ class Prepared:
         in their own zone) before computing; :meth:`finish` puts the zone back.
     dropped:
         Reason -> number of input rows left out (filled in by :func:`drop_null_rows`).
+    checks:
+        Name -> value of the extra scalar ``checks`` computed by :func:`drop_null_rows` in the
+        same scan (over all input rows, before nulls are left out).
     """
 
     lf: nw.LazyFrame
     kind: str
     time_zones: dict[str, str] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
+    checks: dict[str, Any] = field(default_factory=dict)
 
     def finish(
         self,
@@ -211,17 +215,31 @@ def _time_zones(frame: nw.DataFrame | nw.LazyFrame) -> dict[str, str]:
     return zones
 
 
-def drop_null_rows(prep: Prepared, columns: Sequence[str], *, name: str = "input") -> Prepared:
+def drop_null_rows(
+    prep: Prepared,
+    columns: Sequence[str],
+    *,
+    name: str = "input",
+    checks: dict[str, nw.Expr] | None = None,
+) -> Prepared:
     """Leave out rows with a null in any of ``columns``, counting them per column.
 
     The counts land in ``prep.dropped`` (``{"null entity_id": 3, ...}``); a
-    :class:`DroppedRowsWarning` names them so they are never dropped silently.
+    :class:`DroppedRowsWarning` names them so they are never dropped silently. ``checks``
+    (name -> scalar aggregate expression) are evaluated in the same scan, saving a pass over
+    large inputs; their values land in ``prep.checks``.
     """
+    extra = checks or {}
     counts = (
-        prep.lf.select(nw.col(c).is_null().cast(nw.Int64).sum().alias(c) for c in columns)
+        prep.lf.select(
+            *(nw.col(c).is_null().cast(nw.Int64).sum().alias(c) for c in columns),
+            *(expr.alias(f"__check_{key}") for key, expr in extra.items()),
+        )
         .collect()
         .to_dict(as_series=False)
     )
+    for key in extra:
+        prep.checks[key] = counts.pop(f"__check_{key}")[0]
     dropped = {f"null {c}": int(v[0] or 0) for c, v in counts.items() if v[0]}
     if dropped:
         any_null = nw.any_horizontal(*(nw.col(c).is_null() for c in columns), ignore_nulls=True)

@@ -50,6 +50,15 @@ _UNITS = {
 _WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d|w)\s*$", re.IGNORECASE)
 
 
+def is_one_of(column: str, names: Sequence[str]) -> nw.Expr:
+    """``column`` equals one of ``names``, as ORed equalities: engines push equalities down
+    into scans (DuckDB evaluates ``is_in``'s list lookup row by row)."""
+    expr = nw.col(column) == names[0]
+    for name in names[1:]:
+        expr = expr | (nw.col(column) == name)
+    return expr
+
+
 def step_time(k: int) -> str:
     """Internal column holding the time of step ``k`` (1-based)."""
     return f"{_P}t{k}"
@@ -140,7 +149,12 @@ def _parse_steps(steps: Any) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ..
         )
     parsed = []
     for i, step in enumerate(steps, start=1):
-        names = (step,) if isinstance(step, str) else tuple(step) if step is not None else ()
+        if isinstance(step, str):
+            names: tuple[Any, ...] = (step,)
+        elif isinstance(step, Sequence):
+            names = tuple(step)
+        else:
+            names = ()
         if not names or not all(isinstance(n, str) for n in names):
             raise ValueError(
                 f"steps: step {i} must be an event name or a non-empty list of names, "
@@ -210,20 +224,25 @@ def prepared_events(prep: Prepared, spec: FunnelSpec) -> nw.LazyFrame:
     return lf
 
 
-def check_step_names(lf: nw.LazyFrame, spec: FunnelSpec) -> None:
-    """Raise ValueError naming unknown step names and listing the event names present."""
+def step_name_checks(spec: FunnelSpec) -> dict[str, nw.Expr]:
+    """One "is this step name present" aggregate per name, for :func:`check_step_names`."""
     wanted = sorted({n for names in spec.steps for n in names})
-    found = lf.select(
-        nw.col(spec.event).is_in([n]).any().alias(str(i)) for i, n in enumerate(wanted)
-    )
-    row = found.collect().row(0) if wanted else ()
-    missing = [n for n, present in zip(wanted, row, strict=True) if not present]
+    return {f"step name {n}": (nw.col(spec.event) == n).any() for n in wanted}
+
+
+def check_step_names(lf: nw.LazyFrame, spec: FunnelSpec, present: dict[str, Any]) -> None:
+    """Raise ValueError naming unknown step names and listing the event names present.
+
+    ``present`` holds the values of :func:`step_name_checks` (computed in the null-count scan).
+    """
+    wanted = sorted({n for names in spec.steps for n in names})
+    missing = [n for n in wanted if not present.get(f"step name {n}")]
     if missing:
-        present = (
+        names_found = (
             lf.select(nw.col(spec.event).cast(nw.String)).unique().collect()[spec.event].to_list()
         )
-        shown = sorted(present)[:50]
-        more = f" (and {len(present) - 50} more)" if len(present) > 50 else ""
+        shown = sorted(names_found)[:50]
+        more = f" (and {len(names_found) - 50} more)" if len(names_found) > 50 else ""
         raise ValueError(
             f"steps: unknown event name(s) {missing} in column {spec.event!r}; "
             f"event names present: {shown}{more}"
@@ -239,14 +258,17 @@ def entity_chain(lf: nw.LazyFrame, spec: FunnelSpec, horizon: dt.timedelta | Non
     """
     e, ts, ev = spec.entity, spec.timestamp, spec.event
     all_names = sorted({n for names in spec.steps for n in names})
-    rows = lf.filter(nw.col(ev).is_in(all_names)).select(e, ev, ts, *spec.by)
     with_row = spec.needs_row_index
+    rows = lf
     if with_row:
+        rows = lf.filter(is_one_of(ev, all_names)).select(e, ev, ts, *spec.by)
         rows = rows.with_row_index(ROW, order_by=[e, ts, ev])
+    # Otherwise each step filters the input itself: engines push the equality into the scan,
+    # which beats materialising the union of all step rows.
     # A step's row index is carried only while a later step shares one of its names.
     keep_row = {j for k in range(2, spec.n_steps + 1) for j in spec.overlaps(k)}
 
-    entries = rows.filter(nw.col(ev).is_in(list(spec.steps[0])))
+    entries = rows.filter(is_one_of(ev, spec.steps[0]))
     if spec.start is not None:
         entries = entries.filter(nw.col(ts) >= spec.start)
     if spec.end is not None:
@@ -267,7 +289,7 @@ def entity_chain(lf: nw.LazyFrame, spec: FunnelSpec, horizon: dt.timedelta | Non
     nexts = _next_event_times(lf, spec) if spec.order == "strict" else None
     for k in range(2, spec.n_steps + 1):
         prev, tk = step_time(k - 1), step_time(k)
-        step_rows = rows.filter(nw.col(ev).is_in(list(spec.steps[k - 1])))
+        step_rows = rows.filter(is_one_of(ev, spec.steps[k - 1]))
         step_rows = step_rows.select(e, nw.col(ts).alias(TS), *([ROW] if with_row else []))
         lower = t1 if spec.order == "any" else prev
         ok = nw.col(TS) >= nw.col(lower)
@@ -280,8 +302,7 @@ def entity_chain(lf: nw.LazyFrame, spec: FunnelSpec, horizon: dt.timedelta | Non
             nxt = f"{_P}next"
             chain = chain.join(nexts.rename({ts: prev, "next": nxt}), on=[e, prev], how="left")
             ok = ok & (nw.col(nxt).is_null() | (nw.col(TS) <= nw.col(nxt)))
-            chain = chain.drop(nxt)
-        carried = [c for c in chain.collect_schema().names() if c not in key]
+        carried = [c for c in chain.collect_schema().names() if c not in key and c != f"{_P}next"]
         aggs = [nw.col(c).min() for c in carried]
         aggs.append(nw.when(ok).then(nw.col(TS)).min().alias(tk))
         if k in keep_row:
@@ -319,7 +340,8 @@ def apply_window(chain: nw.LazyFrame, spec: FunnelSpec, window: dt.timedelta) ->
         furthest = (
             nw.when(nw.col(step_time(k)).is_null().__invert__()).then(nw.lit(k)).otherwise(furthest)
         )
-    out = chain.with_columns(*capped).with_columns(furthest.cast(nw.Int64).alias(FURTHEST))
+    out = chain.with_columns(*capped) if capped else chain
+    out = out.with_columns(furthest.cast(nw.Int64).alias(FURTHEST))
     if spec.attempts == "best":
         best, first = f"{_P}best", f"{_P}first"
         out = (
@@ -365,9 +387,11 @@ def setup(
         start=start,
         end=end,
     )
-    prep = drop_null_rows(prep, [entity, event, timestamp], name="events")
+    prep = drop_null_rows(
+        prep, [entity, event, timestamp], name="events", checks=step_name_checks(spec)
+    )
     lf = prepared_events(prep, spec)
-    check_step_names(lf, spec)
+    check_step_names(lf, spec, prep.checks)
     return prep, spec, lf
 
 

@@ -1,0 +1,370 @@
+"""Funnel semantics pinned on small hand-written event logs (specs/funnel.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import math
+import warnings
+
+import pandas as pd
+import pytest
+
+from kpiwidgets.metrics._frames import DroppedRowsWarning
+
+# The package re-exports the function ``funnel`` under the module's name: import the module.
+fm = importlib.import_module("kpiwidgets.metrics.funnel")
+
+T0 = pd.Timestamp("2024-01-01")
+
+
+def log(*rows, **props):
+    """rows: (entity, event, hours after T0[, extra property values...])."""
+    data = {
+        "entity_id": [r[0] for r in rows],
+        "event": [r[1] for r in rows],
+        "timestamp": [T0 + pd.Timedelta(hours=r[2]) for r in rows],
+    }
+    for i, name in enumerate(props.get("columns", [])):
+        data[name] = [r[3 + i] for r in rows]
+    return pd.DataFrame(data)
+
+
+def counts(events, steps, **kw):
+    return fm.funnel(events, steps, **kw)["entities"].tolist()
+
+
+def test_basic_output_columns_and_ratios():
+    # 4 leads; 1 and 2 do mql, only 1 then wins.
+    events = log(
+        (1, "lead", 0), (1, "mql", 1), (1, "won", 5),
+        (2, "lead", 0), (2, "mql", 3),
+        (3, "lead", 0), (4, "lead", 2),
+    )  # fmt: skip
+    out = fm.funnel(events, ["lead", "mql", "won"])
+    assert list(out.columns) == [
+        "step", "step_number", "entities", "conversion_from_first",
+        "conversion_from_previous", "drop_off", "drop_off_rate",
+        "median_time_from_previous", "ci_low", "ci_high",
+    ]  # fmt: skip
+    assert out["entities"].tolist() == [4, 2, 1]
+    assert out["conversion_from_first"].tolist() == [1.0, 0.5, 0.25]
+    assert out["conversion_from_previous"].tolist() == [1.0, 0.5, 0.5]
+    assert out["drop_off"].tolist() == [0, 2, 1]
+    assert out["drop_off_rate"].tolist() == [0.0, 0.5, 0.5]
+    # mql - lead: 1h and 3h -> median 2h; won - mql: 4h.
+    med = out["median_time_from_previous"].tolist()
+    assert pd.isna(med[0])
+    assert med[1:] == [pd.Timedelta(hours=2), pd.Timedelta(hours=4)]
+
+
+def test_wilson_interval_by_hand():
+    events = log((1, "lead", 0), (1, "won", 1), (2, "lead", 0), (3, "lead", 0), (4, "lead", 0))
+    out = fm.funnel(events, ["lead", "won"])
+    # x = 1, n = 4, z = 1.959964: centre = (0.25 + z²/8) / (1 + z²/4),
+    # half = z * sqrt(0.25*0.75/4 + z²/64) / (1 + z²/4)
+    z = 1.959963984540054
+    denom = 1 + z * z / 4
+    centre = (0.25 + z * z / 8) / denom
+    half = z * math.sqrt(0.25 * 0.75 / 4 + z * z / 64) / denom
+    assert out["ci_low"][1] == pytest.approx(centre - half, abs=1e-12)
+    assert out["ci_high"][1] == pytest.approx(centre + half, abs=1e-12)
+    assert out["ci_low"][1] == pytest.approx(0.04559, abs=1e-5)  # textbook value
+
+
+def test_zero_entities_gives_nan():
+    events = log((1, "lead", 0), (1, "won", 1))
+    out = fm.funnel(events, ["lead", "won"], start="2030-01-01")
+    assert out["entities"].tolist() == [0, 0]
+    assert out["conversion_from_first"].isna().all()
+    assert out["ci_low"].isna().all()
+
+
+def test_ties_count_in_step_order():
+    # A and B at the same instant count as A -> B; B before A does not.
+    events = log((1, "a", 0), (1, "b", 0), (2, "b", 0), (2, "a", 1))
+    assert counts(events, ["a", "b"]) == [2, 1]
+
+
+def test_repeated_step_needs_two_rows():
+    # Steps a, a, b: entity 1 has two a rows (same instant) then b -> all 3 steps.
+    # Entity 2 has one a row and b -> stops at step 1 (one row never fills two steps).
+    events = log((1, "a", 0), (1, "a", 0), (1, "b", 1), (2, "a", 0), (2, "b", 1))
+    assert counts(events, ["a", "a", "b"]) == [2, 1, 1]
+    ents = fm.funnel_entities(events, ["a", "a", "b"])
+    assert list(ents.columns) == [
+        "entity_id", "furthest_step", "furthest_step_number", "a", "a (2)", "b",
+    ]  # fmt: skip
+    assert ents["furthest_step_number"].tolist() == [3, 1]
+
+
+def test_window_edge_is_inclusive():
+    # Entity 1 converts exactly at entry + 2h, entity 2 one microsecond later.
+    events = log((1, "lead", 0), (1, "won", 2), (2, "lead", 0), (2, "won", 2))
+    events.loc[3, "timestamp"] += pd.Timedelta(microseconds=1)
+    assert counts(events, ["lead", "won"], window="2h") == [2, 1]
+    assert counts(events, ["lead", "won"], window=dt.timedelta(hours=2, microseconds=1)) == [2, 2]
+
+
+def test_entry_range_bounds_entry_only():
+    # end bounds entry (step 1) only: entity 1 enters before end and wins after it (counted);
+    # entity 2 enters after end (left out). Entity 3's first lead is before start, its second
+    # is in range and is the entry.
+    events = log(
+        (1, "lead", 10), (1, "won", 30),
+        (2, "lead", 25), (2, "won", 26),
+        (3, "lead", 0), (3, "lead", 12), (3, "won", 13),
+    )  # fmt: skip
+    start, end = T0 + pd.Timedelta(hours=5), T0 + pd.Timedelta(hours=24)
+    assert counts(events, ["lead", "won"], start=start, end=end) == [2, 2]
+    ents = fm.funnel_entities(events, ["lead", "won"], start=start, end=end)
+    assert ents["lead"].tolist() == [T0 + pd.Timedelta(hours=10), T0 + pd.Timedelta(hours=12)]
+
+
+def test_strict_order_interrupted():
+    # Entity 1: a, x, b -> x between a and b ends the attempt at a.
+    # Entity 2: a, b (x at the same instant as b is not "between") -> reaches b.
+    # Entity 3: a, a, b -> the second a is an event between the first a and b.
+    events = log(
+        (1, "a", 0), (1, "x", 1), (1, "b", 2),
+        (2, "a", 0), (2, "x", 1), (2, "b", 1),
+        (3, "a", 0), (3, "a", 1), (3, "b", 2),
+    )  # fmt: skip
+    assert counts(events, ["a", "b"], order="ordered") == [3, 3]
+    assert counts(events, ["a", "b"], order="strict") == [3, 1]
+    # With best attempts, entity 3's second a starts an attempt directly followed by b.
+    assert counts(events, ["a", "b"], order="strict", attempts="best") == [3, 2]
+
+
+def test_any_order():
+    # Entity 1 does c then b after entering; entity 2 only c; entity 3 b before entering.
+    events = log(
+        (1, "a", 0), (1, "c", 1), (1, "b", 2),
+        (2, "a", 0), (2, "c", 5),
+        (3, "b", 0), (3, "a", 1),
+    )  # fmt: skip
+    assert counts(events, ["a", "b", "c"], order="ordered") == [3, 1, 0]
+    # any: b done by 1 only; c by 1 and 2 -> counts need not decrease.
+    out = fm.funnel(events, ["a", "b", "c"], order="any")
+    assert out["entities"].tolist() == [3, 1, 2]
+    assert out["drop_off"].tolist() == [0, 2, -1]
+
+
+def test_best_vs_first_attempt():
+    # Entity 1 enters at 0h and wins 50h later (outside the 24h window), re-enters at 40h and
+    # wins at 50h: first attempt fails, best attempt converts (in 10h).
+    events = log((1, "lead", 0), (1, "lead", 40), (1, "won", 50))
+    assert counts(events, ["lead", "won"], window="24h") == [1, 0]
+    out = fm.funnel(events, ["lead", "won"], window="24h", attempts="best")
+    assert out["entities"].tolist() == [1, 1]
+    assert out["median_time_from_previous"][1] == pd.Timedelta(hours=10)
+    ents = fm.funnel_entities(events, ["lead", "won"], window="24h", attempts="best")
+    assert ents["lead"][0] == T0 + pd.Timedelta(hours=40)
+    # Ties in how far attempts get: the earliest attempt is kept.
+    tie = log((1, "lead", 0), (1, "lead", 40), (2, "lead", 0), (2, "won", 1))
+    ents = fm.funnel_entities(tie, ["lead", "won"], attempts="best")
+    assert ents["lead"][0] == T0
+
+
+def test_list_steps_mean_any_of():
+    events = log((1, "lead", 0), (1, "call", 1), (2, "lead", 0), (2, "email", 1), (3, "lead", 0))
+    out = fm.funnel(events, ["lead", ["call", "email"]])
+    assert out["step"].tolist() == ["lead", "call or email"]
+    assert out["entities"].tolist() == [3, 2]
+
+
+def test_breakdown_attribution_and_overall_rows():
+    # Channel is taken from the entry event: entity 1 enters via ads (its later 'seo' value on
+    # the won row is ignored). Entity 3 has no channel -> "(none)".
+    events = log(
+        (1, "lead", 0, "ads"), (1, "won", 1, "seo"),
+        (2, "lead", 0, "seo"),
+        (3, "lead", 0, None), (3, "won", 2, None),
+        columns=["channel"],
+    )  # fmt: skip
+    out = fm.funnel(events, ["lead", "won"], by="channel")
+    got = {(r.channel, r.step_number): r.entities for r in out.itertuples()}
+    assert got == {
+        ("(all)", 1): 3, ("(all)", 2): 2,
+        ("(none)", 1): 1, ("(none)", 2): 1,
+        ("ads", 1): 1, ("ads", 2): 1,
+        ("seo", 1): 1, ("seo", 2): 0,
+    }  # fmt: skip
+    assert out["channel"].tolist()[:2] == ["(all)", "(all)"]
+    # The overall median is the engine's median over all entities (1h, 2h -> 1.5h), not a
+    # combination of segment medians.
+    overall = out[(out.channel == "(all)") & (out.step_number == 2)]
+    assert overall["median_time_from_previous"].iloc[0] == pd.Timedelta(minutes=90)
+
+
+def test_null_rows_are_counted_and_warned():
+    events = log((1, "lead", 0), (1, "won", 1), (2, "lead", 0), (3, "lead", 0))
+    events["entity_id"] = events["entity_id"].astype("Int64")
+    events.loc[2, "entity_id"] = None
+    events.loc[3, "timestamp"] = pd.NaT
+    with pytest.warns(DroppedRowsWarning, match="left out 2 row"):
+        out = fm.funnel(events, ["lead", "won"])
+    assert out["entities"].tolist() == [1, 1]
+    assert out.attrs["dropped_rows"] == {
+        "null entity_id": 1,
+        "null timestamp": 1,
+        "rows left out": 2,
+    }
+
+
+def test_unknown_step_lists_event_names():
+    events = log((1, "lead", 0), (1, "won", 1))
+    with pytest.raises(ValueError, match=r"unknown event name\(s\) \['mql'\].*\['lead', 'won'\]"):
+        fm.funnel(events, ["lead", "mql"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"window": "30 days"}, "window: expected a duration"),
+        ({"window": "-2h"}, "window: expected a duration"),
+        ({"order": "sequential"}, "order: expected one of 'ordered', 'strict', 'any', found"),
+        ({"attempts": "last"}, "attempts: expected one of 'first', 'best', found 'last'"),
+        ({"entity": "lead_id"}, "entity: expected a column of the events frame, found 'lead_id'"),
+        ({"by": "region"}, "by: expected a column"),
+        ({"start": "2024-02-01", "end": "2024-01-01"}, "start/end: expected start < end"),
+        ({"start": "not a date"}, "start: expected a date or datetime"),
+    ],
+)
+def test_bad_parameters(kwargs, match):
+    events = log((1, "lead", 0), (1, "won", 1))
+    with pytest.raises(ValueError, match=match):
+        fm.funnel(events, ["lead", "won"], **kwargs)
+
+
+def test_bad_steps():
+    events = log((1, "lead", 0))
+    for steps in ([], "lead", ["lead", []], ["lead", 3]):
+        with pytest.raises(ValueError, match="steps:"):
+            fm.funnel(events, steps)
+
+
+def test_tz_aware_timestamps_keep_their_zone():
+    events = log((1, "lead", 0), (1, "won", 3))
+    events["timestamp"] = events["timestamp"].dt.tz_localize("Europe/Paris")
+    ents = fm.funnel_entities(events, ["lead", "won"])
+    assert str(ents["won"].dt.tz) == "Europe/Paris"
+    assert ents["won"][0] == pd.Timestamp("2024-01-01 03:00", tz="Europe/Paris")
+    # A naive bound is wall time in the data's zone: the entry at 00:00 Paris is excluded.
+    assert counts(events, ["lead", "won"], start="2024-01-01 00:30") == [0, 0]
+
+
+def test_funnel_trend_is_complete():
+    # Weeks start Monday 2024-01-01. Last timestamp: 2024-01-16 00:00.
+    # Week 1 ends 01-08; + window 7D = 01-15 <= 01-16 -> complete.
+    # Week 2 ends 01-15; + 7D = 01-22 > 01-16 -> incomplete.
+    events = log(
+        (1, "lead", 0), (1, "won", 24),
+        (2, "lead", 24 * 3),
+        (3, "lead", 24 * 8), (3, "won", 24 * 15),
+    )  # fmt: skip
+    out = fm.funnel_trend(events, ["lead", "won"], window="7D", freq="W")
+    assert list(out.columns) == [
+        "period", "step", "step_number", "entities", "conversion_from_first", "is_complete",
+    ]  # fmt: skip
+    assert out["period"].tolist() == [T0, T0, T0 + pd.Timedelta(days=7), T0 + pd.Timedelta(days=7)]
+    assert out["entities"].tolist() == [2, 1, 1, 1]
+    assert out["conversion_from_first"].tolist() == [1.0, 0.5, 1.0, 1.0]
+    assert out["is_complete"].tolist() == [True, True, False, False]
+    monthly = fm.funnel_trend(events, ["lead", "won"], window="7D", freq="M")
+    assert monthly["entities"].tolist() == [3, 2]
+    # January ends 02-01, + 7D > last timestamp -> incomplete.
+    assert monthly["is_complete"].tolist() == [False, False]
+
+
+def test_time_to_convert_summary_and_bins():
+    # Durations (hours): 1, 2, 3, 4, 10 -> mean 4h, median 3h; linear quantiles:
+    # p25 = 2h, p75 = 4h, p90 = 4 + 0.6 * (10 - 4) = 7.6h. n = 5 -> ceil(cbrt 5) = 2 bins of
+    # width 4.5h over [1h, 10h]: [1, 5.5) holds 4, [5.5, 10] holds 1.
+    rows = [(i, "lead", 0) for i in range(6)]
+    rows += [(i, "won", h) for i, h in zip(range(5), [1, 2, 3, 4, 10], strict=True)]
+    ttc = fm.time_to_convert(log(*rows), ["lead", "won"])
+    hours = pd.Timedelta(hours=1)
+    s = ttc.summary.iloc[0]
+    assert s["entities"] == 5
+    assert (s["mean"], s["median"], s["p25"], s["p75"]) == (
+        4 * hours,
+        3 * hours,
+        2 * hours,
+        4 * hours,
+    )
+    assert s["p90"] == 7.6 * hours
+    assert ttc.durations["duration"].tolist() == [h * hours for h in [1, 2, 3, 4, 10]]
+    assert ttc.bins["entities"].tolist() == [4, 1]
+    assert ttc.bins["bin_start"].tolist() == [1 * hours, 5.5 * hours]
+    assert ttc.bins["bin_end"].tolist() == [5.5 * hours, 10 * hours]
+
+
+def test_time_to_convert_steps_and_errors():
+    events = log((1, "a", 0), (1, "b", 1), (1, "c", 4), (2, "a", 0), (2, "b", 2))
+    ttc = fm.time_to_convert(events, ["a", "b", "c"], from_step="b", to_step=3)
+    assert ttc.durations["duration"].tolist() == [pd.Timedelta(hours=3)]
+    with pytest.raises(ValueError, match="from_step/to_step: expected from_step before to_step"):
+        fm.time_to_convert(events, ["a", "b", "c"], from_step=3, to_step=1)
+    with pytest.raises(ValueError, match=r"to_step: expected a step number 1\.\.3"):
+        fm.time_to_convert(events, ["a", "b", "c"], to_step="z")
+
+
+def _segment_log(n_a, x_a, n_b, x_b):
+    rows = []
+    for seg, n, x in (("a", n_a, x_a), ("b", n_b, x_b)):
+        for i in range(n):
+            ent = f"{seg}{i}"
+            rows.append((ent, "lead", 0, seg))
+            if i < x:
+                rows.append((ent, "won", 1, seg))
+    return log(*rows, columns=["segment"])
+
+
+def test_segment_comparison_z_test_matches_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    out = fm.segment_comparison(_segment_log(200, 60, 300, 120), ["lead", "won"], by="segment")
+    # Pooled two-proportion z-test == chi-square test without continuity correction.
+    _, p, _, _ = stats.chi2_contingency([[60, 140], [120, 180]], correction=False)
+    assert out["test"].tolist() == ["z", "z"]
+    assert out["p_value"].tolist() == pytest.approx([p, p], rel=1e-9)
+    assert out["conversion"].tolist() == [0.3, 0.4]
+    assert out["rest_conversion"].tolist() == [0.4, 0.3]
+    assert out["small_sample"].tolist() == [False, False]
+
+
+def test_segment_comparison_fisher_under_small_counts():
+    stats = pytest.importorskip("scipy.stats")
+    out = fm.segment_comparison(_segment_log(8, 1, 12, 9), ["lead", "won"], by="segment")
+    _, p = stats.fisher_exact([[1, 7], [9, 3]])
+    assert out["test"].tolist() == ["fisher", "fisher"]
+    assert out["p_value"].tolist() == pytest.approx([p, p], rel=1e-9)
+    assert out["small_sample"].tolist() == [True, True]
+    with pytest.raises(ValueError, match="by: expected"):
+        fm.segment_comparison(_segment_log(1, 0, 1, 0), ["lead", "won"], by=[])
+
+
+def test_chain_threshold_matches_direct_funnel():
+    events = log(
+        (1, "lead", 0), (1, "mql", 5), (1, "won", 30),
+        (2, "lead", 0), (2, "mql", 50),
+        (3, "lead", 2), (3, "mql", 3), (3, "won", 4),
+    )  # fmt: skip
+    steps = ["lead", "mql", "won"]
+    for attempts in ("first", "best"):
+        for order in ("ordered", "strict", "any"):
+            chain = fm._entity_chain(events, steps, order=order, attempts=attempts)
+            for window in ("1h", "6h", "1D", "3D"):
+                direct = fm.funnel(events, steps, window=window, order=order, attempts=attempts)
+                cached = fm._funnel_from_chain(chain, window)
+                pd.testing.assert_frame_equal(cached, direct)
+    bounded = fm._entity_chain(events, steps, max_window="1D")
+    with pytest.raises(ValueError, match="window: expected at most"):
+        fm._funnel_from_chain(bounded, "2D")
+
+
+def test_no_warning_without_nulls():
+    events = log((1, "lead", 0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fm.funnel(events, ["lead"])
