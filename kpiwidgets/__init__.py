@@ -20,12 +20,15 @@ from kpiwidgets.metrics import (
     time_to_convert,
 )
 
+from kpiwidgets.widgets.funnel import FunnelExplorer
+
 __version__ = "0.1.0"
 
 __all__ = [
     "TABLES",
     "Dataset",
     "DroppedRowsWarning",
+    "FunnelExplorer",
     "average_retention",
     "charts",
     "cohort_retention",

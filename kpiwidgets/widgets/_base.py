@@ -130,9 +130,24 @@ class ChartSlot:
 
 
 def html_table(frame: pd.DataFrame, *, max_rows: int = 20, css_class: str = "") -> str:
-    """Render the first ``max_rows`` rows as an HTML table; every cell is escaped."""
-    shown = frame.head(max_rows)
-    body = shown.to_html(index=False, escape=True, na_rep="", border=0, classes=css_class)
+    """Render the first ``max_rows`` rows as an HTML table; every cell is escaped.
+
+    Durations are shown in days, floats with four significant digits.
+    """
+    shown = frame.head(max_rows).copy()
+    for column in shown.columns:
+        # Durations read best in days; pandas would print "12 days 02:30:46.250000".
+        if pd.api.types.is_timedelta64_dtype(shown[column]):
+            days = shown[column] / pd.Timedelta(days=1)
+            shown[column] = [f"{d:,.1f} d" if pd.notna(d) else "" for d in days]
+    body = shown.to_html(
+        index=False,
+        escape=True,
+        na_rep="",
+        border=0,
+        classes=css_class,
+        float_format=lambda v: f"{v:,.4g}",
+    )
     if len(frame) > max_rows:
         body += f"<div class='kpi-table-more'>first {max_rows:,} of {len(frame):,} rows</div>"
     return body

@@ -1,0 +1,400 @@
+"""Charts of cohort retention: the cohort triangle as a heatmap, and retention curves.
+
+Both take a :func:`kw.cohort_retention` result (and optionally its :func:`kw.average_retention`)
+and share two Vega params, so a widget can drive them from Python without rebuilding them:
+
+* ``cohort_pick`` — a point selection on the ``cohort`` field of the heatmap (a click on a
+  cell or its number). In the chart data ``cohort`` is the cohort start as ``"YYYY-MM-DD"``
+  (see :func:`cohort_key`); the average row has ``cohort == "average"``.
+* ``highlight`` — a plain param holding the ``cohort`` key to highlight (``""``: none); the
+  heatmap outlines that row, the curve chart draws that cohort on top in colour.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import altair as alt
+import narwhals.stable.v2 as nw
+import pandas as pd
+
+from kpiwidgets.charts._base import CATEGORY_SCHEME
+
+__all__ = [
+    "AVERAGE_KEY",
+    "PERIOD_NAMES",
+    "cohort_key",
+    "cohort_label",
+    "retention_curves",
+    "retention_heatmap",
+]
+
+AVERAGE_KEY = "average"
+# period code -> (adjective for titles, noun for axes)
+PERIOD_NAMES = {
+    "D": ("Daily", "day"),
+    "W": ("Weekly", "week"),
+    "M": ("Monthly", "month"),
+    "Q": ("Quarterly", "quarter"),
+    "Y": ("Yearly", "year"),
+}
+# Past this many period columns a printed number no longer fits in its cell; the numbers stay
+# in the tooltips.
+MAX_PRINTED_COLUMNS = 30
+_HIGHLIGHT_TEST = f"datum.cohort === highlight && datum.cohort !== '{AVERAGE_KEY}'"
+_SELECTED_COLOUR = "#e45756"
+
+
+def cohort_key(cohort: Any) -> str:
+    """The chart-data key of a cohort: its start date as ``"YYYY-MM-DD"``.
+
+    >>> cohort_key(pd.Timestamp("2024-03-01"))
+    '2024-03-01'
+    """
+    return pd.Timestamp(cohort).strftime("%Y-%m-%d")
+
+
+def cohort_label(cohort: Any, period: str) -> str:
+    """How a cohort is named on screen: ``2024-03``, ``2024-Q1``, ``2024-03-04`` (week of).
+
+    >>> cohort_label(pd.Timestamp("2024-04-01"), "Q"), cohort_label("2024-03-01", "M")
+    ('2024-Q2', '2024-03')
+    """
+    ts = pd.Timestamp(cohort)
+    if period == "M":
+        return ts.strftime("%Y-%m")
+    if period == "Q":
+        return f"{ts.year}-Q{ts.quarter}"
+    if period == "Y":
+        return str(ts.year)
+    return ts.strftime("%Y-%m-%d")
+
+
+def _fields(measure: str, show: str) -> tuple[str, str, str]:
+    """(percent field, printed field, printed format) for a measure and a show setting."""
+    if measure not in ("customers", "revenue"):
+        raise ValueError(f"measure must be 'customers' or 'revenue', found {measure!r}")
+    if show not in ("percent", "count"):
+        raise ValueError(f"show must be 'percent' or 'count', found {show!r}")
+    percent = "retention" if measure == "customers" else "value_retention"
+    if show == "percent":
+        return percent, percent, ".0%"
+    if measure == "customers":
+        return percent, "retained", ","
+    return percent, "value", ".3~s"  # revenue sums: 23.9k fits a cell, 23,917.42 does not
+
+
+def _pandas(frame: Any) -> pd.DataFrame:
+    return nw.from_native(frame, eager_only=True).to_pandas()
+
+
+def _colour_domain(percent: pd.Series) -> tuple[float, float]:
+    """Colour scale ends: from the lowest retention (rounded down to 10 %, at most 50 %) to
+    100 %, or past it for revenue retention.
+
+    Retention is mostly high, so a scale from 0 would paint every cell the same dark blue;
+    the lower end keeps contrast. The top is capped at 200 % so one tiny cohort at 400 %
+    does not wash out every other cell.
+    """
+    if not percent.notna().any():
+        return 0.0, 1.0
+    low = min(0.5, math.floor(float(percent.min()) * 10) / 10)
+    top = min(max(1.0, float(percent.max())), 2.0)
+    return max(low, 0.0), top
+
+
+def retention_heatmap(
+    result: Any,
+    average: Any = None,
+    *,
+    measure: str = "customers",
+    show: str = "percent",
+    period: str = "M",
+    selected: str = "",
+    title: str = "",
+    width: int | str = "container",
+) -> alt.LayerChart:
+    """The cohort triangle: one row per cohort, one column per period number.
+
+    Colour is the retention (``retention`` for ``measure="customers"``, ``value_retention`` for
+    ``"revenue"``); each cell prints it (``show="percent"``) or the count behind it (``retained``
+    customers or the ``value`` sum). Rows are labelled ``"<cohort> (n=<cohort_size>)"``. Cells
+    of a period still in progress (``is_complete`` false) are pale and say so in the tooltip.
+    With ``average`` (an :func:`kw.average_retention` result) a last row ``"Average ·
+    <method>"`` prints the average percentage, whatever ``show`` is (an average of counts
+    would mix cohorts of different sizes). ``selected`` is the :func:`cohort_key` of the row to
+    outline. ``width`` is the plot width in pixels, or ``"container"`` to fill the page
+    (charts nested in ipywidgets boxes need a number: they measure their box before it is on
+    the page).
+
+    Examples
+    --------
+    >>> result = pd.DataFrame({
+    ...     "cohort": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-02-01"]),
+    ...     "period_number": [0, 1, 0], "cohort_size": [4, 4, 2], "retained": [4, 1, 2],
+    ...     "retention": [1.0, 0.25, 1.0], "is_complete": [True, False, False]})
+    >>> spec = retention_heatmap(result).to_dict()
+    >>> [layer["mark"]["type"] for layer in spec["layer"]]
+    ['rect', 'text']
+    >>> spec["layer"][0]["encoding"]["y"]["sort"]
+    ['2024-01 (n=4)', '2024-02 (n=2)']
+    """
+    percent, printed, fmt = _fields(measure, show)
+    data = _pandas(result)
+    noun = PERIOD_NAMES.get(period, ("", "period"))[1]
+    cells = pd.DataFrame(
+        {
+            "cohort": data["cohort"].map(cohort_key),
+            "row": [
+                f"{cohort_label(c, period)} (n={n:,})"
+                for c, n in zip(data["cohort"], data["cohort_size"], strict=True)
+            ],
+            "period_number": data["period_number"],
+            "cohort_size": data["cohort_size"],
+            "retained": data["retained"],
+            "percent": data[percent],
+            "printed": data[printed],
+            "is_complete": data["is_complete"],
+            "status": data["is_complete"].map(
+                {True: "complete", False: "in progress: the period has not ended yet"}
+            ),
+        }
+    )
+    if measure == "revenue":
+        cells["value"] = data["value"]
+    rows = list(dict.fromkeys(cells["row"]))
+    if average is not None:
+        avg = _pandas(average)
+        method = str(avg["method"].iloc[0]) if len(avg) else "pooled"
+        average_row = f"Average · {method}"
+        avg_cells = pd.DataFrame(
+            {
+                "cohort": AVERAGE_KEY,
+                "row": average_row,
+                "period_number": avg["period_number"],
+                "cohort_size": avg["cohort_size"],
+                "retained": avg["retained"],
+                "percent": avg[percent],
+                "printed": avg[percent],
+                "is_complete": True,
+                "status": "average over " + avg["cohorts"].astype(str) + " complete cohorts",
+                "cohorts": avg["cohorts"],
+            }
+        )
+        cells = pd.concat([cells, avg_cells], ignore_index=True)
+        rows.append(average_row)
+    low, top = _colour_domain(cells["percent"])
+    # White numbers on dark cells, black on pale ones (incomplete cells are drawn pale).
+    cells["dark"] = ((cells["percent"] - low) / (top - low) > 0.55) & cells["is_complete"]
+
+    pick = alt.selection_point(name="cohort_pick", fields=["cohort"], on="click", clear=False)
+    highlight = alt.param(name="highlight", value=selected)
+    n_columns = int(cells["period_number"].max()) + 1 if len(cells) else 0
+    base = alt.Chart(cells).encode(
+        x=alt.X(
+            "period_number:O",
+            title=f"{noun}s since first activity",
+            axis=alt.Axis(orient="top", labelAngle=0),
+        ),
+        y=alt.Y("row:O", sort=rows, title=None, axis=alt.Axis(labelLimit=220)),
+    )
+    percent_title = "retention" if measure == "customers" else "revenue retention"
+    tooltip = [
+        alt.Tooltip("row:N", title="cohort"),
+        alt.Tooltip("period_number:Q", title=f"{noun}s since"),
+        alt.Tooltip("percent:Q", title=percent_title, format=".1%"),
+        alt.Tooltip("retained:Q", title="retained", format=","),
+        alt.Tooltip("cohort_size:Q", title="cohort size", format=","),
+        *([alt.Tooltip("value:Q", title="revenue", format=",.0f")] if measure == "revenue" else []),
+        alt.Tooltip("status:N", title="status"),
+    ]
+    rect = (
+        base.mark_rect(cursor="pointer")
+        .encode(
+            color=alt.Color(
+                "percent:Q",
+                title=percent_title,
+                scale=alt.Scale(scheme="blues", domain=[low, top], clamp=True),
+                legend=alt.Legend(format=".0%", orient="right", gradientLength=120),
+            ),
+            opacity=alt.condition("datum.is_complete", alt.value(1.0), alt.value(0.35)),
+            stroke=alt.condition(_HIGHLIGHT_TEST, alt.value("#111111"), alt.value("white")),
+            strokeWidth=alt.condition(_HIGHLIGHT_TEST, alt.value(2.5), alt.value(0.5)),
+            tooltip=tooltip,
+        )
+        .add_params(pick, highlight)
+    )
+    layers = [rect]
+    if n_columns <= MAX_PRINTED_COLUMNS:
+        text_colour = alt.condition("datum.dark", alt.value("white"), alt.value("#222222"))
+        is_average = f"datum.cohort === '{AVERAGE_KEY}'"
+        # The text lies on top of the cells, so it carries the selection too: a click on the
+        # number selects the cohort just like a click on the cell around it.
+        layers.append(
+            base.transform_filter(f"!({is_average})")
+            .mark_text(fontSize=10, cursor="pointer")
+            .encode(
+                text=alt.Text("printed:Q", format=fmt),
+                color=text_colour,
+                tooltip=tooltip,
+            )
+            .add_params(pick)
+        )
+        if average is not None:
+            layers.append(
+                base.transform_filter(is_average)
+                .mark_text(fontSize=10, fontWeight="bold", cursor="pointer")
+                .encode(
+                    text=alt.Text("percent:Q", format=".0%"),
+                    color=text_colour,
+                    tooltip=tooltip,
+                )
+                .add_params(pick)
+            )
+    shown = "customers retained" if measure == "customers" else "revenue kept"
+    subtitle = (
+        f"{shown}, {'as % of period 0' if show == 'percent' else 'as counts'}; "
+        "pale cells: period still in progress; click a row to follow its curve"
+    )
+    return alt.layer(*layers).properties(
+        width=width,
+        height=max(18 * len(rows), 80),
+        title=alt.Title(title or "Cohort retention", subtitle=subtitle, anchor="start"),
+    )
+
+
+def retention_curves(
+    result: Any,
+    average: Any = None,
+    *,
+    measure: str = "customers",
+    period: str = "M",
+    series: str = "cohort",
+    selected: str = "",
+    title: str = "",
+    width: int | str = "container",
+) -> alt.LayerChart:
+    """Retention against period number: one line per cohort or per breakdown value.
+
+    Only complete cells are drawn, so every point is a finished period. With
+    ``series="cohort"`` the cohorts are thin grey lines, the cohort whose :func:`cohort_key`
+    is in the ``highlight`` param (initially ``selected``) is drawn on top in colour, and
+    ``average`` is a dashed black line. Any other ``series`` names a column of ``result`` (a
+    breakdown such as ``channel``, e.g. the rows of an :func:`kw.average_retention` per
+    channel) and draws one coloured line per value. ``width`` as in :func:`retention_heatmap`.
+
+    Examples
+    --------
+    >>> result = pd.DataFrame({
+    ...     "cohort": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-02-01"]),
+    ...     "period_number": [0, 1, 0], "cohort_size": [4, 4, 2], "retained": [4, 1, 2],
+    ...     "retention": [1.0, 0.25, 1.0], "is_complete": [True, True, True]})
+    >>> spec = retention_curves(result, selected="2024-01-01").to_dict()
+    >>> spec["params"][0]["name"], spec["params"][0]["value"]
+    ('highlight', '2024-01-01')
+    """
+    percent, _, _ = _fields(measure, "percent")
+    data = _pandas(result)
+    data = data[data["is_complete"]] if "is_complete" in data else data
+    noun = PERIOD_NAMES.get(period, ("", "period"))[1]
+    percent_title = "retention" if measure == "customers" else "revenue retention"
+    top = _colour_domain(data[percent])[1]
+    x = alt.X(
+        "period_number:Q", title=f"{noun}s since first activity", axis=alt.Axis(tickMinStep=1)
+    )
+    y = alt.Y(
+        "percent:Q",
+        title=percent_title,
+        axis=alt.Axis(format=".0%"),
+        scale=alt.Scale(domain=[0, top], clamp=True),
+    )
+    highlight = alt.param(name="highlight", value=selected)
+    layers: list[alt.Chart] = []
+    if series == "cohort":
+        lines = pd.DataFrame(
+            {
+                "cohort": data["cohort"].map(cohort_key),
+                "label": data["cohort"].map(lambda c: cohort_label(c, period)),
+                "period_number": data["period_number"],
+                "percent": data[percent],
+                "cohort_size": data["cohort_size"],
+            }
+        )
+        tooltip = [
+            alt.Tooltip("label:N", title="cohort"),
+            alt.Tooltip("period_number:Q", title=f"{noun}s since"),
+            alt.Tooltip("percent:Q", title=percent_title, format=".1%"),
+            alt.Tooltip("cohort_size:Q", title="cohort size", format=","),
+        ]
+        base = alt.Chart(lines).encode(x=x, y=y, detail="cohort:N", tooltip=tooltip)
+        layers.append(
+            base.mark_line(color="#b9c4cf", strokeWidth=1, interpolate="monotone").add_params(
+                highlight
+            )
+        )
+        picked = base.transform_filter("datum.cohort === highlight")
+        layers.append(picked.mark_line(color=_SELECTED_COLOUR, strokeWidth=3))
+        layers.append(picked.mark_point(color=_SELECTED_COLOUR, filled=True, size=30))
+        subtitle = "grey: cohorts; red: the selected cohort"
+    else:
+        lines = pd.DataFrame(
+            {
+                series: data[series],
+                "period_number": data["period_number"],
+                "percent": data[percent],
+                "cohort_size": data["cohort_size"],
+            }
+        )
+        layers.append(
+            alt.Chart(lines)
+            .mark_line(strokeWidth=2, point=True)
+            .encode(
+                x=x,
+                y=y,
+                color=alt.Color(
+                    f"{series}:N",
+                    title=series.replace("_", " "),
+                    scale=alt.Scale(scheme=CATEGORY_SCHEME),
+                ),
+                tooltip=[
+                    alt.Tooltip(f"{series}:N"),
+                    alt.Tooltip("period_number:Q", title=f"{noun}s since"),
+                    alt.Tooltip("percent:Q", title=percent_title, format=".1%"),
+                    alt.Tooltip("cohort_size:Q", title="entities", format=","),
+                ],
+            )
+            .add_params(highlight)
+        )
+        subtitle = f"one line per {series.replace('_', ' ')} (pooled over its cohorts)"
+    if average is not None:
+        avg = _pandas(average)
+        method = str(avg["method"].iloc[0]) if len(avg) else "pooled"
+        mean = pd.DataFrame(
+            {
+                "label": f"average · {method}",
+                "period_number": avg["period_number"],
+                "percent": avg[percent],
+                "cohorts": avg["cohorts"],
+            }
+        )
+        layers.append(
+            alt.Chart(mean)
+            .mark_line(color="#222222", strokeWidth=2, strokeDash=[6, 3])
+            .encode(
+                x=x,
+                y=y,
+                tooltip=[
+                    alt.Tooltip("label:N", title="line"),
+                    alt.Tooltip("period_number:Q", title=f"{noun}s since"),
+                    alt.Tooltip("percent:Q", title=percent_title, format=".1%"),
+                    alt.Tooltip("cohorts:Q", title="complete cohorts"),
+                ],
+            )
+        )
+        subtitle += f"; dashed: average ({method})"
+    return alt.layer(*layers).properties(
+        width=width,
+        height=260,
+        title=alt.Title(title or "Retention curves", subtitle=subtitle, anchor="start"),
+    )
