@@ -9,17 +9,21 @@ from kpiwidgets import charts
 from kpiwidgets.datasets import TABLES, Dataset, load_demo, read_dataset
 from kpiwidgets.metrics import (
     DroppedRowsWarning,
+    FunnelSession,
+    TimeToConvert,
     average_retention,
     cohort_retention,
     count_by_period,
     funnel,
     funnel_entities,
     funnel_trend,
+    logo_churn,
+    mrr_movements,
     retention_triangle,
+    revenue_retention,
     segment_comparison,
     time_to_convert,
 )
-
 from kpiwidgets.widgets.funnel import FunnelExplorer
 
 __version__ = "0.1.0"
@@ -29,6 +33,8 @@ __all__ = [
     "Dataset",
     "DroppedRowsWarning",
     "FunnelExplorer",
+    "FunnelSession",
+    "TimeToConvert",
     "average_retention",
     "charts",
     "cohort_retention",
@@ -37,8 +43,11 @@ __all__ = [
     "funnel_entities",
     "funnel_trend",
     "load_demo",
+    "logo_churn",
+    "mrr_movements",
     "read_dataset",
     "retention_triangle",
+    "revenue_retention",
     "segment_comparison",
     "time_to_convert",
 ]

@@ -4,6 +4,8 @@ This package never imports a widget or chart library.
 """
 
 from kpiwidgets.metrics._frames import DroppedRowsWarning
+from kpiwidgets.metrics._funnel_session import FunnelSession
+from kpiwidgets.metrics._time_to_convert import TimeToConvert
 from kpiwidgets.metrics.counts import count_by_period
 from kpiwidgets.metrics.funnel import (
     funnel,
@@ -13,16 +15,22 @@ from kpiwidgets.metrics.funnel import (
     time_to_convert,
 )
 from kpiwidgets.metrics.retention import average_retention, cohort_retention, retention_triangle
+from kpiwidgets.metrics.revenue import logo_churn, mrr_movements, revenue_retention
 
 __all__ = [
     "DroppedRowsWarning",
+    "FunnelSession",
+    "TimeToConvert",
     "average_retention",
     "cohort_retention",
     "count_by_period",
     "funnel",
     "funnel_entities",
     "funnel_trend",
+    "logo_churn",
+    "mrr_movements",
     "retention_triangle",
+    "revenue_retention",
     "segment_comparison",
     "time_to_convert",
 ]
