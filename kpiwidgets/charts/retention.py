@@ -195,7 +195,7 @@ def retention_heatmap(
         x=alt.X(
             "period_number:O",
             title=f"{noun}s since first activity",
-            axis=alt.Axis(orient="top", labelAngle=0),
+            axis=alt.Axis(orient="top", labelAngle=0, labelOverlap="parity"),
         ),
         y=alt.Y("row:O", sort=rows, title=None, axis=alt.Axis(labelLimit=220)),
     )

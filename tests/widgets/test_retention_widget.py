@@ -1,0 +1,305 @@
+"""RetentionGrid: settings are traitlets, the result is the core's frame, clicks select."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+import kpiwidgets as kw
+from kpiwidgets.widgets.retention import RetentionGrid
+from tests.helpers import click_point
+
+
+@pytest.fixture(scope="module")
+def demo():
+    ds = kw.load_demo(n_leads=4_000)
+    won = ds.opportunities[ds.opportunities["status"] == "won"]
+    return ds.revenue, won[["account_id", "channel"]]
+
+
+@pytest.fixture
+def grid(demo):
+    revenue, accounts = demo
+    return RetentionGrid(revenue, by="channel", attributes=accounts)
+
+
+def _small():
+    """Six accounts over four months; channel a or b; hand-checked below."""
+    rows = [
+        # account, month, mrr, channel
+        (1, "2024-01", 10.0, "a"),
+        (1, "2024-02", 10.0, "a"),
+        (1, "2024-03", 30.0, "a"),
+        (2, "2024-01", 20.0, "a"),
+        (3, "2024-01", 5.0, "b"),
+        (3, "2024-03", 5.0, "b"),
+        (3, "2024-04", 5.0, "b"),
+        (4, "2024-02", 8.0, "b"),
+        (4, "2024-03", 8.0, "b"),
+        (5, "2024-02", 4.0, "a"),
+        (6, "2024-04", 1.0, "b"),
+    ]
+    frame = pd.DataFrame(rows, columns=["account_id", "month", "mrr", "channel"])
+    frame["month"] = pd.to_datetime(frame["month"])
+    return frame
+
+
+def test_defaults_fit_the_revenue_table_and_result_is_the_core_frame(demo):
+    revenue, _ = demo
+    grid = RetentionGrid(revenue)
+    assert (grid.value, grid.period, grid.mode, grid.measure, grid.show) == (
+        "mrr",
+        "M",
+        "on",
+        "customers",
+        "percent",
+    )
+    assert grid.error == ""
+    assert_frame_equal(grid.result, kw.cohort_retention(revenue))
+    at_start = grid.result[grid.result["period_number"] == 0]
+    assert at_start["cohort_size"].sum() == revenue["account_id"].nunique()
+    status = grid._status.value
+    assert "Monthly cohorts" in status and f"{revenue['account_id'].nunique():,} accounts" in status
+
+
+@pytest.mark.parametrize(
+    ("settings", "core"),
+    [
+        ({"period": "Q"}, {"period": "Q"}),
+        ({"period": "W", "mode": "on_or_after"}, {"period": "W", "mode": "on_or_after"}),
+        ({"measure": "revenue"}, {"value": "mrr"}),
+        ({"measure": "revenue", "period": "Q"}, {"value": "mrr", "period": "Q"}),
+    ],
+)
+def test_setting_traits_recomputes_the_core_result(demo, settings, core):
+    revenue, _ = demo
+    grid = RetentionGrid(revenue)
+    for name, value in settings.items():
+        setattr(grid, name, value)
+    assert grid.error == ""
+    assert_frame_equal(grid.result, kw.cohort_retention(revenue, **core))
+
+
+def test_all_channels_view_sums_the_split_and_equals_the_unsplit_core(grid, demo):
+    revenue, _ = demo
+    grid.measure = "revenue"
+    # Summed from the channel split in pandas; checked against one scan without by=.
+    assert_frame_equal(grid.result, kw.cohort_retention(revenue, value="mrr"))
+
+
+def test_breakdown_filter_equals_the_core_on_the_filtered_activity(grid, demo):
+    revenue, accounts = demo
+    grid.measure = "revenue"
+    grid.breakdown = "referral"
+    referral_accounts = accounts.loc[accounts["channel"] == "referral", "account_id"]
+    only = revenue[revenue["account_id"].isin(referral_accounts)]
+    # Same as_of as the whole company (the last month in the data), not referral's last month.
+    expected = kw.cohort_retention(only, value="mrr", as_of=revenue["month"].max())
+    assert_frame_equal(grid.result, expected)
+    assert "channel: referral" in grid._status.value
+    assert f"{referral_accounts.isin(revenue['account_id']).sum():,} accounts" in (
+        grid._status.value
+    )
+
+
+def test_breakdown_and_show_changes_do_not_rescan(grid, monkeypatch):
+    import kpiwidgets.widgets.retention as module
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("the activity was scanned again")
+
+    monkeypatch.setattr(module, "cohort_retention", no_scan)
+    grid.show = "count"
+    grid.breakdown = "events"
+    grid.measure = "revenue"
+    grid.cohort_start = "2024-06"
+    grid.selected_cohort = "2024-07-01"
+    grid.breakdown = None
+    assert grid.error == ""
+
+
+def test_small_example_by_hand():
+    activity = _small()
+    grid = RetentionGrid(activity, by="channel")
+    result = grid.result.set_index(["cohort", "period_number"])
+    jan = pd.Timestamp("2024-01-01")
+    # January: accounts 1, 2, 3; month 1: only 1; month 2: 1 and 3; month 3: 3.
+    assert result.loc[jan, "retained"].tolist() == [3, 1, 2, 1]
+    assert result.loc[(jan, 2), "retention"] == pytest.approx(2 / 3)
+    grid.breakdown = "b"
+    result = grid.result.set_index(["cohort", "period_number"])
+    # Channel b in January: account 3 alone, active in months 0, 2, 3.
+    assert result.loc[jan, "retained"].tolist() == [1, 0, 1, 1]
+    feb = pd.Timestamp("2024-02-01")
+    assert result.loc[feb, "retained"].tolist() == [1, 1, 0]  # account 4
+    grid.breakdown = None
+    grid.measure = "revenue"
+    result = grid.result.set_index(["cohort", "period_number"])
+    # January revenue: 35 at month 0, 10 at month 1, 30 + 5 at month 2, 5 at month 3.
+    assert result.loc[jan, "value_retention"].tolist() == pytest.approx(
+        [1.0, 10 / 35, 35 / 35, 5 / 35]
+    )
+
+
+def test_revenue_needs_mode_on_and_the_widget_says_so(grid):
+    grid.mode = "on_or_after"
+    grid.measure = "revenue"
+    assert grid.mode == "on" and grid.measure == "revenue"
+    assert "mode switched to 'on'" in grid.note
+    assert grid._control["mode"].disabled
+    grid.mode = "on_or_after"
+    assert grid.measure == "customers" and "measure switched to customers" in grid.note
+    assert not grid._control["mode"].disabled
+    assert grid.error == ""
+    assert "value_retention" not in grid.result
+
+
+def test_revenue_without_a_value_column_is_an_error_in_the_widget(demo):
+    revenue, _ = demo
+    grid = RetentionGrid(revenue, value=None)
+    assert [v for _, v in grid._control["measure"].options] == ["customers"]
+    grid.measure = "revenue"
+    assert "needs a value column" in grid.error
+    grid.measure = "customers"
+    assert grid.error == ""
+
+
+def test_show_count_changes_the_printed_field(grid):
+    def printed(chart):
+        text = chart.to_dict()["layer"][1]["encoding"]["text"]
+        return text["field"], text["format"]
+
+    heatmap = grid._grid.widget
+    assert printed(heatmap.chart) == ("printed", ".0%")
+    data = pd.DataFrame(heatmap.chart.data)
+    assert data["printed"].tolist()[:3] == grid.result["retention"].tolist()[:3]
+    grid.show = "count"
+    assert printed(heatmap.chart) == ("printed", ",")
+    data = pd.DataFrame(heatmap.chart.data)
+    cohorts = data[data["cohort"] != "average"]
+    assert cohorts["printed"].tolist() == grid.result["retained"].tolist()
+
+
+def test_cohort_range_keeps_the_cohorts_inside(grid, demo):
+    revenue, _ = demo
+    grid.cohort_start = "2024-06-15"  # floored to June
+    grid.cohort_end = pd.Timestamp("2024-09-01")
+    cohorts = sorted(grid.result["cohort"].unique())
+    assert cohorts == list(pd.date_range("2024-06-01", "2024-09-01", freq="MS"))
+    expected = kw.cohort_retention(revenue)
+    expected = expected[expected["cohort"].between("2024-06-01", "2024-09-01")]
+    assert grid.result["retained"].tolist() == expected["retained"].tolist()
+    # The average row is over the cohorts shown: pooled at k=1 by hand.
+    k1 = expected[(expected["period_number"] == 1) & expected["is_complete"]]
+    avg = grid.average_result.set_index("period_number")
+    assert avg.loc[1, "retention"] == pytest.approx(k1["retained"].sum() / k1["cohort_size"].sum())
+
+
+def test_click_on_a_cohort_row_selects_it(grid):
+    click_point(grid._grid.widget, "cohort_pick", cohort="2024-05-01")
+    assert grid.selected_cohort == pd.Timestamp("2024-05-01")
+    shown = grid.result
+    may = (shown["cohort"] == pd.Timestamp("2024-05-01")) & (shown["period_number"] == 0)
+    size = shown.loc[may, "cohort_size"]
+    assert f"selected 2024-05 ({int(size.iloc[0]):,} accounts)" in grid._status.value
+    assert grid._curves.widget.params.highlight == "2024-05-01"
+    # Still wired after a redraw swapped the chart.
+    grid.period = "Q"
+    assert grid.selected_cohort == pd.Timestamp("2024-04-01")  # May lies in Q2
+    click_point(grid._grid.widget, "cohort_pick", cohort="2024-07-01")
+    assert grid.selected_cohort == pd.Timestamp("2024-07-01")
+    click_point(grid._grid.widget, "cohort_pick", cohort="average")
+    assert grid.selected_cohort is None
+
+
+def test_selected_cohort_from_python_highlights_the_curve(grid):
+    grid.selected_cohort = "2024-08-20"
+    assert grid.selected_cohort == pd.Timestamp("2024-08-01")
+    assert grid._curves.widget.params.highlight == "2024-08-01"
+    assert grid._grid.widget.params.highlight == "2024-08-01"
+    # A redraw bakes the selection into the new curve chart's spec.
+    grid.show = "count"
+    grid.average_method = "simple"
+    spec = grid._curves.widget.chart.to_dict()
+    assert {"name": "highlight", "value": "2024-08-01"} in spec["params"]
+    grid.selected_cohort = None
+    assert grid._curves.widget.params.highlight == ""
+
+
+def test_a_filter_without_the_selected_cohort_clears_the_selection():
+    grid = RetentionGrid(_small(), by="channel")
+    grid.selected_cohort = "2024-04"  # account 6, channel b
+    grid.breakdown = "a"
+    assert grid.selected_cohort is None and grid.error == ""
+    assert "selected" not in grid._status.value
+
+
+def test_selecting_a_cohort_not_in_the_grid_is_an_error_in_the_widget(grid):
+    grid.selected_cohort = "2031-01"
+    assert "not in the grid" in grid.error and grid.selected_cohort is None
+    grid.selected_cohort = "2024-05"
+    assert grid.error == "" and grid.selected_cohort == pd.Timestamp("2024-05-01")
+
+
+def test_bad_setting_shows_an_error_and_the_widget_recovers(grid, demo):
+    revenue, _ = demo
+    before = grid.result
+    grid.period = "fortnight"
+    assert "period must be one of" in grid.error and "'fortnight'" in grid.error
+    assert grid._error_box.layout.display == ""
+    assert grid.result is before  # the last good drawing stays
+    grid.period = "Q"
+    assert grid.error == "" and grid._error_box.layout.display == "none"
+    assert_frame_equal(grid.result, kw.cohort_retention(revenue, period="Q"))
+    assert grid._control["period"].value == "Q"
+
+
+def test_controls_drive_the_traits(grid):
+    grid._control["period"].value = "Q"
+    assert grid.period == "Q"
+    grid._control["measure"].value = "revenue"
+    assert grid.measure == "revenue" and "value_retention" in grid.result
+    options = dict(grid._control["breakdown"].options)
+    grid._control["breakdown"].value = options["paid_search"]
+    assert grid.breakdown == "paid_search"
+    for name in ("period", "mode", "measure", "show", "breakdown", "cohorts", "curves"):
+        assert f"kpi-control-{name}" in grid._control[name]._dom_classes
+    assert "kpi-retention-grid" in grid._grid.widget._dom_classes
+    assert "kpi-retention-curves" in grid._curves.widget._dom_classes
+    assert "kpi-retention-status" in grid._status._dom_classes
+
+
+def test_curves_per_breakdown_value_are_pooled_averages(grid, demo):
+    revenue, accounts = demo
+    grid.curves = "breakdown"
+    data = pd.DataFrame(grid._curves.widget.chart.layer[0].data)
+    referral = data[data["channel"] == "referral"].set_index("period_number")["percent"]
+    joined = revenue.merge(accounts, on="account_id")
+    split = kw.cohort_retention(joined[joined["channel"] == "referral"], as_of=revenue.month.max())
+    done = split[split["is_complete"]]
+    by_k = done.groupby("period_number")[["retained", "cohort_size"]].sum()
+    assert referral.to_numpy() == pytest.approx((by_k["retained"] / by_k["cohort_size"]).to_numpy())
+
+
+def test_attributes_must_have_one_row_per_entity(demo):
+    revenue, accounts = demo
+    twice = pd.concat([accounts, accounts.head(1)])
+    with pytest.raises(ValueError, match="one row per 'account_id'"):
+        RetentionGrid(revenue, by="channel", attributes=twice)
+    with pytest.raises(ValueError, match="not a column of the activity"):
+        RetentionGrid(revenue, by="channel")
+
+
+def test_tz_aware_activity_keeps_its_zone():
+    activity = _small()
+    activity["month"] = activity["month"].dt.tz_localize("Europe/Berlin")
+    grid = RetentionGrid(activity)
+    assert str(grid.result["cohort"].dt.tz) == "Europe/Berlin"
+    click_point(grid._grid.widget, "cohort_pick", cohort="2024-02-01")
+    assert grid.selected_cohort == pd.Timestamp("2024-02-01", tz="Europe/Berlin")
+    assert "selected 2024-02 (2 accounts)" in grid._status.value
+    grid.cohort_start = "2024-02-01"
+    assert grid.error == "" and grid.result["cohort"].min() == grid.selected_cohort
+    assert np.isclose(grid.result["retention"].iloc[1], 1 / 2)  # accounts 4, 5: only 4 in March
