@@ -114,7 +114,9 @@ class RetentionGrid(KPIWidget):
     column (and the value column when mode is ``"on"``) and cached. Measure, show, breakdown
     filter, cohort range, average method and selection are then derived from the cached
     frame in pandas (the "all" view sums the breakdown values, which partition the
-    entities), so they redraw without touching the activity.
+    entities), so they redraw without touching the activity. A breakdown value's grid is
+    therefore ``kw.cohort_retention`` of that value's entities with the whole activity's
+    ``as_of`` (its last timestamp unless ``as_of=`` is given), so every view shares one calendar.
 
     Examples
     --------
