@@ -25,6 +25,7 @@ from kpiwidgets.metrics import (
     time_to_convert,
 )
 from kpiwidgets.widgets.funnel import FunnelExplorer
+from kpiwidgets.widgets.retention import RetentionGrid
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,7 @@ __all__ = [
     "DroppedRowsWarning",
     "FunnelExplorer",
     "FunnelSession",
+    "RetentionGrid",
     "TimeToConvert",
     "average_retention",
     "charts",

@@ -57,6 +57,7 @@ def cohort_retention(
     by: str | Sequence[str] | None = None,
     as_of: _dt.datetime | _dt.date | str | None = None,
     tz: str | None = None,
+    value_agg: str = "sum",
 ) -> Any:
     """Share of each cohort still active ``k`` calendar periods after its first activity.
 
@@ -97,6 +98,12 @@ def cohort_retention(
     tz
         Convert timestamps to this zone first (naive timestamps are taken as UTC); the
         ``cohort`` column is then in this zone.
+    value_agg
+        How ``value`` fills a cell: ``"sum"`` (default; flows such as orders or payments) or
+        ``"period_end"`` (snapshots such as MRR: only rows at the period's last timestamp in
+        the data count, so a quarter of monthly MRR rows is its third month's MRR rather than
+        three months added up — summing would make a cohort's partial first quarter look
+        small and its retention far above 100 %).
 
     Returns
     -------
@@ -133,6 +140,7 @@ def cohort_retention(
     check_choice(mode, _MODES, name="mode", where=where)
     if value is not None and mode != "on":
         raise ValueError(f"{where}: value= needs mode='on', found mode={mode!r}")
+    check_choice(value_agg, ("sum", "period_end"), name="value_agg", where=where)
     keys = as_list(by)
     clash = sorted(set(keys) & {*_OUTPUT, entity, timestamp})
     if clash:
@@ -160,6 +168,14 @@ def cohort_retention(
     cut_index = period_index_of(cut, period)
     max_k = cut_index - period_index_of(first, period)
 
+    if value is not None and value_agg == "period_end":
+        in_period = period_index(nw.col("_t"), period).alias("_p")
+        at_end = nw.col("_t") == nw.col("_t").max().over("_p")
+        rows = (
+            rows.with_columns(in_period)
+            .with_columns(nw.when(at_end).then(nw.col("_v")).otherwise(0.0).alias("_v"))
+            .drop("_p")
+        )
     if mode == "on":
         cells = _cells_on(rows, keys, period, with_value=value is not None)
     else:

@@ -67,9 +67,14 @@ class RetentionGrid(KPIWidget):
     entity, timestamp, as_of, tz
         Passed to :func:`kw.cohort_retention` (defaults fit the ``revenue`` table).
     value
-        Column summed for revenue retention. Default ``"auto"``: ``"mrr"`` when the activity
+        Column behind revenue retention. Default ``"auto"``: ``"mrr"`` when the activity
         has that column, else none. ``None`` turns revenue retention off. Without a value
         column the *measure* control offers customers only.
+    value_agg
+        ``"sum"`` or ``"period_end"`` (see :func:`kw.cohort_retention`). Default ``"auto"``:
+        ``"period_end"`` for an ``mrr`` column (a snapshot: a quarter shows its last month's
+        MRR, so quarterly revenue retention is not inflated by adding up months), ``"sum"``
+        for any other column (flows such as order amounts).
     by
         Optional breakdown column (e.g. ``"channel"``), on the activity rows or in
         ``attributes``. Each entity belongs to the value of its first activity row. Enables the
@@ -149,6 +154,7 @@ class RetentionGrid(KPIWidget):
         entity: str = "account_id",
         timestamp: str = "month",
         value: str | None = _AUTO,
+        value_agg: str = _AUTO,
         by: str | None = None,
         attributes: Any = None,
         as_of: _dt.datetime | _dt.date | str | None = None,
@@ -162,7 +168,10 @@ class RetentionGrid(KPIWidget):
         columns = _columns(activity)
         if value == _AUTO:
             value = "mrr" if "mrr" in columns else None
+        if value_agg == _AUTO:
+            value_agg = "period_end" if value == "mrr" else "sum"
         self.entity, self.timestamp, self.value, self.by = entity, timestamp, value, by
+        self.value_agg = value_agg
         self._as_of, self._tz = as_of, tz
         self._activity = _with_attributes(activity, attributes, entity=entity, by=by)
         self._entities = entity_label or _plural(entity)
@@ -204,6 +213,7 @@ class RetentionGrid(KPIWidget):
                 period=self.period,
                 mode=self.mode,
                 value=self.value if self.mode == "on" else None,
+                value_agg=self.value_agg,
                 by=self.by,
                 as_of=self._as_of,
                 tz=self._tz,

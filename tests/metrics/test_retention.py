@@ -7,6 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+import kpiwidgets as kw
 from kpiwidgets.metrics._frames import DroppedRowsWarning, period_index_of
 from kpiwidgets.metrics.retention import (
     average_retention,
@@ -403,3 +404,25 @@ def test_empty_input_gives_an_empty_grid():
 )
 def test_python_period_index(moment, period, expected):
     assert period_index_of(moment, period) == expected
+
+
+def test_value_agg_period_end_takes_each_quarters_last_month_snapshot():
+    # A: Jan 100, Feb 100, Mar 120, Apr 120, May 130, Jun 150; B joins in March: Mar 50,
+    # Apr 50, (no May row), Jun 60. Both are in the 2024-Q1 cohort.
+    months = ["2024-01", "2024-02", "2024-03", "2024-04", "2024-05", "2024-06"]
+    rows = [("A", m, v) for m, v in zip(months, [100, 100, 120, 120, 130, 150], strict=True)]
+    rows += [("B", "2024-03", 50), ("B", "2024-04", 50), ("B", "2024-06", 60)]
+    revenue = pd.DataFrame(rows, columns=["account_id", "month", "mrr"])
+    revenue["month"] = pd.to_datetime(revenue["month"])
+    snap = kw.cohort_retention(revenue, period="Q", value="mrr", value_agg="period_end")
+    summed = kw.cohort_retention(revenue, period="Q", value="mrr")
+    # Snapshot at the quarter's last month in the data: Q1 = March 120 + 50 = 170,
+    # Q2 = June 150 + 60 = 210.
+    assert snap["value"].tolist() == [170.0, 210.0]
+    assert snap["value_retention"].tolist() == pytest.approx([1.0, 210 / 170])
+    # Summed: Q1 = 100 + 100 + 120 + 50 = 370, Q2 = 120 + 130 + 150 + 50 + 60 = 510.
+    assert summed["value"].tolist() == [370.0, 510.0]
+    # Retained counts do not depend on how the value is aggregated.
+    assert snap["retained"].tolist() == summed["retained"].tolist() == [2, 2]
+    with pytest.raises(ValueError, match="value_agg"):
+        kw.cohort_retention(revenue, value="mrr", value_agg="mean")

@@ -70,7 +70,11 @@ def test_defaults_fit_the_revenue_table_and_result_is_the_core_frame(demo):
         ({"period": "Q"}, {"period": "Q"}),
         ({"period": "W", "mode": "on_or_after"}, {"period": "W", "mode": "on_or_after"}),
         ({"measure": "revenue"}, {"value": "mrr"}),
-        ({"measure": "revenue", "period": "Q"}, {"value": "mrr", "period": "Q"}),
+        # MRR is a snapshot: quarters take their last month's MRR (value_agg="period_end").
+        (
+            {"measure": "revenue", "period": "Q"},
+            {"value": "mrr", "period": "Q", "value_agg": "period_end"},
+        ),
     ],
 )
 def test_setting_traits_recomputes_the_core_result(demo, settings, core):
@@ -303,3 +307,20 @@ def test_tz_aware_activity_keeps_its_zone():
     grid.cohort_start = "2024-02-01"
     assert grid.error == "" and grid.result["cohort"].min() == grid.selected_cohort
     assert np.isclose(grid.result["retention"].iloc[1], 1 / 2)  # accounts 4, 5: only 4 in March
+
+
+def test_quarterly_revenue_uses_the_mrr_snapshot_at_quarter_end(grid, demo):
+    revenue, _ = demo
+    grid.period = "Q"
+    grid.measure = "revenue"
+    assert grid.error == ""
+    expected = kw.cohort_retention(revenue, period="Q", value="mrr", value_agg="period_end")
+    assert_frame_equal(grid.result, expected)
+    # Independently: the 2024-Q2 cohort's period-0 value is its accounts' June MRR.
+    first = revenue.groupby("account_id")["month"].min()
+    q2 = first[(first >= "2024-04-01") & (first < "2024-07-01")].index
+    june = revenue[(revenue["month"] == "2024-06-01") & revenue["account_id"].isin(q2)]
+    cell = grid.result[
+        (grid.result["cohort"] == pd.Timestamp("2024-04-01")) & (grid.result["period_number"] == 0)
+    ]
+    assert cell["value"].iloc[0] == pytest.approx(june["mrr"].sum())
