@@ -34,9 +34,9 @@ def funnel_chart(
     ``result`` is a :func:`kw.funnel` frame. Each bar is labelled with its entities and
     conversion; each step's axis label gives the drop-off from the previous step (count and
     rate).
-    With ``by``, bars are grouped per step, one colour per segment. Clicking a bar selects
-    its step (selection ``"step"`` on ``step_number``); ``selected_step`` draws that step
-    highlighted.
+    With ``by``, bars are grouped per step, one colour per segment, and the drop-offs are
+    in the tooltip (each segment has its own). Clicking a bar selects its step (selection
+    ``"step"`` on ``step_number``); ``selected_step`` draws that step highlighted.
 
     Examples
     --------
@@ -63,9 +63,12 @@ def funnel_chart(
             for n, c in zip(data["entities"], data["conversion_from_first"], strict=True)
         ],
         # The axis label carries the drop-off on a second line ("|" splits it): labels
-        # inside the plot collide with short bars.
+        # inside the plot collide with short bars. With a breakdown each segment has its own
+        # drop-off (in the tooltip): one label per step keeps the segments' bars grouped.
         step_label=[
-            f"{k}. {name}|−{d:,} dropped ({r:.0%})" if k > 1 and pd.notna(r) else f"{k}. {name}"
+            f"{k}. {name}|−{d:,} dropped ({r:.0%})"
+            if k > 1 and pd.notna(r) and by is None
+            else f"{k}. {name}"
             for k, name, d, r in zip(
                 data["step_number"],
                 data["step"],

@@ -168,7 +168,16 @@ class FunnelExplorer(KPIWidget):
             control.add_class(f"kpi-control-{name}")
             control.style.description_width = "initial"
         # Two-way links: a control change sets the trait, a trait change moves the control.
-        widgets.link((self._steps_input, "value"), (self, "steps"))
+        # A trait value the control cannot show (unknown step, column or date) leaves the
+        # control as it is: the widget then shows the error instead of raising TraitError.
+        widgets.link(
+            (self._steps_input, "value"),
+            (self, "steps"),
+            transform=[
+                _keep,
+                lambda v: v if set(v) <= set(self._event_names) else self._steps_input.value,
+            ],
+        )
         widgets.link((self._window_input, "value"), (self, "window"))
         widgets.link((self._order_input, "value"), (self, "order"))
         widgets.link((self._attempts_input, "value"), (self, "attempts"))
@@ -178,11 +187,25 @@ class FunnelExplorer(KPIWidget):
             (self, "by"),
             transform=[
                 lambda v: None if v == _NO_BREAKDOWN else v,
-                lambda v: _NO_BREAKDOWN if v is None else v,
+                lambda v: (
+                    _NO_BREAKDOWN
+                    if v is None
+                    else v
+                    if v in self._breakdowns
+                    else self._by_input.value
+                ),
             ],
         )
-        widgets.link((self._start_input, "value"), (self, "start"), transform=[_keep, _as_date])
-        widgets.link((self._end_input, "value"), (self, "end"), transform=[_keep, _as_date])
+        widgets.link(
+            (self._start_input, "value"),
+            (self, "start"),
+            transform=[_keep, lambda v: _as_date(v, self._start_input.value)],
+        )
+        widgets.link(
+            (self._end_input, "value"),
+            (self, "end"),
+            transform=[_keep, lambda v: _as_date(v, self._end_input.value)],
+        )
 
         self._status.add_class("kpi-funnel-status")
         self._funnel = ChartSlot(_empty_chart(), css_class="kpi-funnel-chart")
@@ -257,7 +280,18 @@ class FunnelExplorer(KPIWidget):
         self.selected_step = int(values[0]["step_number"]) if values else None
 
     def _on_selected_step(self, _change: dict) -> None:
-        self._update(self._draw_drill)
+        def work() -> None:
+            # Set from Python (not by a click on the chart): redraw to highlight the bar.
+            if self._clicked_step() != self.selected_step:
+                self._draw_funnel()
+            self._draw_drill()
+
+        self._update(work)
+
+    def _clicked_step(self) -> int | None:
+        selection = getattr(self._funnel.widget.selections, STEP_SELECTION, None)
+        values = getattr(selection, "value", None) or []
+        return int(values[0]["step_number"]) if values else None
 
     def _recompute(self) -> None:
         if not self._ready:
@@ -267,20 +301,23 @@ class FunnelExplorer(KPIWidget):
             self.result = self._session.funnel(list(self.steps), **self._settings())
             if self.selected_step is not None and self.selected_step > len(self.steps):
                 self.selected_step = None
-            self._funnel.update(
-                funnel_chart(
-                    self._overall_or_groups(),
-                    by=self.by,
-                    selected_step=self.selected_step,
-                    width=WIDGET_CHART_WIDTH,
-                )
-            )
+            self._draw_funnel()
             self._draw_drill()
             self._stale = {"Trend", "Time to convert", "Segments"}
             self._refresh_views()
             return self._status_text()
 
         self._update(work)
+
+    def _draw_funnel(self) -> None:
+        self._funnel.update(
+            funnel_chart(
+                self._overall_or_groups(),
+                by=self.by,
+                selected_step=self.selected_step,
+                width=WIDGET_CHART_WIDTH,
+            )
+        )
 
     def _overall_or_groups(self) -> pd.DataFrame:
         frame = _pandas(self.result)
@@ -298,9 +335,11 @@ class FunnelExplorer(KPIWidget):
             )
             self._download.layout.display = "none"
             return
+        last = len(self.steps)
+        if not 1 <= k <= last:
+            raise ValueError(f"selected_step: expected a step number 1..{last}, found {k}")
         entities = self._session.entities(list(self.steps), **self._settings())
         entities = _pandas(entities)
-        last = len(self.steps)
         reached = entities[entities["furthest_step_number"] == k]
         self.drop_offs = reached.reset_index(drop=True)
         name = html.escape(str(self.steps[k - 1]))
@@ -418,10 +457,13 @@ def _pandas(frame: Any) -> pd.DataFrame:
     return native.to_pandas()
 
 
-def _as_date(value: Any) -> dt.date | None:
+def _as_date(value: Any, unreadable: dt.date | None = None) -> dt.date | None:
     if value is None or value == "":
         return None
-    return pd.Timestamp(value).date()
+    try:
+        return pd.Timestamp(value).date()
+    except (TypeError, ValueError):
+        return unreadable
 
 
 def _keep(value: Any) -> Any:
