@@ -28,7 +28,13 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from kpiwidgets.metrics._frames import Prepared, _connection, drop_null_rows, prepare
+from kpiwidgets.metrics._frames import (
+    Prepared,
+    _connection,
+    drop_null_rows,
+    materialize,
+    prepare,
+)
 
 ORDERS = ("ordered", "strict", "any")
 ATTEMPTS = ("first", "best")
@@ -249,12 +255,33 @@ def check_step_names(lf: nw.LazyFrame, spec: FunnelSpec, present: dict[str, Any]
         )
 
 
-def entity_chain(lf: nw.LazyFrame, spec: FunnelSpec, horizon: dt.timedelta | None) -> nw.LazyFrame:
-    """Per-attempt step times, unbounded by the window except for ``horizon`` (pruning only).
+@dataclass(frozen=True)
+class StepFrames:
+    """The funnel as one narrow frame per step (see :func:`step_frames`).
 
-    Columns: the entity column, the ``by`` columns (values on the entry row), and
-    :func:`step_time` ``(k)`` for k = 1..N (null where the step was not reached). One row per
-    entity for ``attempts="first"``; one per (entity, distinct entry time) for ``"best"``.
+    ``entered``: one row per attempt: ``key`` (the entity, plus the entry time for
+    ``attempts="best"``), the entry time :func:`step_time` ``(1)``, the ``by`` columns.
+    ``reached[k]`` (k >= 2): one row per attempt that reached step k: ``key``, the entry time,
+    :func:`step_time` ``(k)``, for ordered and strict funnels also ``step_time(k - 1)``, and
+    the ``by`` columns when built with ``carry_by``.
+    """
+
+    key: tuple[str, ...]
+    entered: nw.LazyFrame
+    reached: dict[int, nw.LazyFrame]
+
+
+def step_frames(
+    lf: nw.LazyFrame, spec: FunnelSpec, horizon: dt.timedelta | None, *, carry_by: bool = False
+) -> StepFrames:
+    """Per-step frames of the attempts reaching each step, step times bounded by ``horizon``.
+
+    Each step joins its event rows only with the attempts that reached the step before
+    (ordered, strict) or entered (any), filters, and keeps the earliest qualifying row per
+    attempt. The frames stay narrow (key, entry time, step time, and the row indexes a later
+    step must not reuse) and shrink step by step, instead of carrying every entered attempt
+    and all earlier times through each ``group_by``. ``carry_by`` carries the entry's ``by``
+    values along, for counting per group straight from the step frames.
     """
     e, ts, ev = spec.entity, spec.timestamp, spec.event
     all_names = sorted({n for names in spec.steps for n in names})
@@ -267,6 +294,7 @@ def entity_chain(lf: nw.LazyFrame, spec: FunnelSpec, horizon: dt.timedelta | Non
     # which beats materialising the union of all step rows.
     # A step's row index is carried only while a later step shares one of its names.
     keep_row = {j for k in range(2, spec.n_steps + 1) for j in spec.overlaps(k)}
+    ordered = spec.order != "any"
 
     entries = rows.filter(is_one_of(ev, spec.steps[0]))
     if spec.start is not None:
@@ -281,17 +309,28 @@ def entity_chain(lf: nw.LazyFrame, spec: FunnelSpec, horizon: dt.timedelta | Non
         if spec.by:
             first = entries.group_by(e).agg(nw.col(ts).min().alias(t1))
             entries = entries.join(first, on=e).filter(nw.col(ts) == nw.col(t1))
-        chain = entries.group_by(e).agg(nw.col(ts).min().alias(t1), *by_agg, *row_agg)
+        entered = entries.group_by(e).agg(nw.col(ts).min().alias(t1), *by_agg, *row_agg)
     else:
         key = [e, t1]
-        chain = entries.rename({ts: t1}).group_by(e, t1).agg(*by_agg, *row_agg)
+        entered = entries.rename({ts: t1}).group_by(e, t1).agg(*by_agg, *row_agg)
+    # ``entered`` feeds step 2 and the final assembly (and every step of an "any" funnel).
+    entered = materialize(entered)
+    anchor = [c for c in (t1,) if c not in key]  # entry time kept beside the key
+    by_cols = list(spec.by) if carry_by else []
 
+    # reached[k]: the attempts that reached step k (see StepFrames).
+    reached = {1: entered.select(*key, *anchor, *by_cols, *_rows_of(1, keep_row))}
     nexts = _next_event_times(lf, spec) if spec.order == "strict" else None
     for k in range(2, spec.n_steps + 1):
         prev, tk = step_time(k - 1), step_time(k)
         step_rows = rows.filter(is_one_of(ev, spec.steps[k - 1]))
         step_rows = step_rows.select(e, nw.col(ts).alias(TS), *([ROW] if with_row else []))
-        lower = t1 if spec.order == "any" else prev
+        base = reached[k - 1] if ordered else reached[1]
+        for j in spec.overlaps(k):
+            if _step_row(j) not in base.collect_schema().names():
+                # "any": the row step j used comes from step j's attempts (none: no exclusion).
+                base = base.join(reached[j].select(*key, _step_row(j)), on=key, how="left")
+        lower = prev if ordered else t1
         ok = nw.col(TS) >= nw.col(lower)
         if horizon is not None:
             ok = ok & (nw.col(TS) <= nw.col(t1) + horizon)
@@ -300,17 +339,58 @@ def entity_chain(lf: nw.LazyFrame, spec: FunnelSpec, horizon: dt.timedelta | Non
         if nexts is not None:
             # Strict: nothing else strictly between step k-1 and step k (ties are not between).
             nxt = f"{_P}next"
-            chain = chain.join(nexts.rename({ts: prev, "next": nxt}), on=[e, prev], how="left")
+            base = base.join(nexts.rename({ts: prev, "next": nxt}), on=[e, prev], how="left")
             ok = ok & (nw.col(nxt).is_null() | (nw.col(TS) <= nw.col(nxt)))
-        carried = [c for c in chain.collect_schema().names() if c not in key and c != f"{_P}next"]
-        aggs = [nw.col(c).min() for c in carried]
-        aggs.append(nw.when(ok).then(nw.col(TS)).min().alias(tk))
+        # Ordered: whoever reached step k reached every earlier step, so the row indexes a
+        # later step needs are known here; the previous time is kept for time-from-previous.
+        names = base.collect_schema().names()
+        carried = [c for c in _rows_of(k - 1, keep_row) if c in names]
+        if ordered and prev not in (*key, *anchor):
+            carried.append(prev)
+        aggs = [nw.col(c).min() for c in (*anchor, *by_cols, *carried)]
+        aggs.append(nw.col(TS).min().alias(tk))
         if k in keep_row:
-            aggs.append(nw.when(ok).then(nw.col(ROW)).min().alias(_step_row(k)))
-        chain = chain.join(step_rows, on=e, how="left").group_by(*key).agg(*aggs)
+            aggs.append(nw.col(ROW).min().alias(_step_row(k)))
+        step = base.join(step_rows, on=e, how="inner").filter(ok).group_by(*key).agg(*aggs)
+        # Read again by the next step and the assembly: compute once (DuckDB).
+        reached[k] = materialize(step) if k < spec.n_steps else step
+    return StepFrames(key=tuple(key), entered=entered, reached=reached)
 
+
+def entity_chain(lf: nw.LazyFrame, spec: FunnelSpec, horizon: dt.timedelta | None) -> nw.LazyFrame:
+    """Per-attempt step times, unbounded by the window except for ``horizon`` (pruning only).
+
+    Columns: the entity column, the ``by`` columns (values on the entry row), and
+    :func:`step_time` ``(k)`` for k = 1..N (null where the step was not reached). One row per
+    entity for ``attempts="first"``; one per (entity, distinct entry time) for ``"best"``.
+    """
+    return assemble(step_frames(lf, spec, horizon), spec)
+
+
+def assemble(frames: StepFrames, spec: FunnelSpec) -> nw.LazyFrame:
+    """One row per entered attempt with every step time: left joins on the attempt key."""
+    key = list(frames.key)
+    t1 = step_time(1)
+    chain = frames.entered.select(*key, *([t1] if t1 not in key else []), *spec.by)
+    for k in range(2, spec.n_steps + 1):
+        chain = chain.join(frames.reached[k].select(*key, step_time(k)), on=key, how="left")
     times = [step_time(k) for k in range(1, spec.n_steps + 1)]
-    return chain.select(e, *spec.by, *times)
+    return chain.select(spec.entity, *spec.by, *times)
+
+
+def counts_from_steps(spec: FunnelSpec) -> bool:
+    """Whether the funnel counts can come from the step frames without assembling them.
+
+    True for first-attempt ordered and strict funnels: an attempt reaching step k reached
+    every earlier step, its step-k frame holds the previous step time, and step times never
+    decrease, so "step k within the window" is a filter on the step-k frame alone.
+    """
+    return spec.attempts == "first" and spec.order != "any"
+
+
+def _rows_of(k: int, keep_row: set[int]) -> list[str]:
+    """Row-index columns of steps 1..k that a later step needs."""
+    return [_step_row(j) for j in sorted(keep_row) if j <= k]
 
 
 def _next_event_times(lf: nw.LazyFrame, spec: FunnelSpec) -> nw.LazyFrame:

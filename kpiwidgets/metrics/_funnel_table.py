@@ -8,11 +8,12 @@ one row per step, and conversions come from window functions over the group's st
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from kpiwidgets.metrics._funnel_plan import _P, FunnelSpec, step_time
+from kpiwidgets.metrics._funnel_plan import _P, FunnelSpec, StepFrames, step_time
 
 TOTAL = "(all)"
 """Breakdown value of the overall rows (computed by the engine, not summed)."""
@@ -22,6 +23,7 @@ Z95 = 1.959963984540054  # standard normal 97.5 % quantile
 
 _VAR, _VAL = f"{_P}var", f"{_P}val"
 _IS_TOTAL = f"{_P}is_total"
+_GROUP = f"{_P}g"
 
 
 def label_breakdown(per_entity: nw.LazyFrame, by: tuple[str, ...]) -> nw.LazyFrame:
@@ -86,7 +88,58 @@ def step_counts(
     microseconds over entities that reached both steps).
     """
     n = spec.n_steps
-    aggs = [
+    aggs = [_reached(k) for k in range(1, n + 1)]
+    if medians:
+        aggs += [_median_gap(k) for k in range(2, n + 1)]
+    if groups:
+        wide = per_entity.group_by(*groups).agg(*aggs)
+        keys = list(groups)
+    else:
+        # A plain select keeps one row even when nobody entered.
+        keys = [_GROUP]
+        wide = per_entity.select(*aggs).with_columns(nw.lit(0).alias(_GROUP))
+    return _long_counts(wide, keys, spec, groups, medians=medians)
+
+
+def step_counts_from_steps(
+    frames: StepFrames, spec: FunnelSpec, window: dt.timedelta | None
+) -> nw.LazyFrame:
+    """:func:`step_counts` by ``spec.by`` (with the TOTAL copy), straight from step frames.
+
+    Only for funnels where :func:`counts_from_steps` holds; the frames must carry the ``by``
+    columns. Step k's count and median come from its own (small) frame, limited to
+    ``window`` when given, and the per-group aggregates are joined: no per-entity frame is
+    assembled.
+    """
+    by = list(spec.by)
+    keys = by or [_GROUP]
+    t1 = step_time(1)
+    wide = None
+    for k in range(1, spec.n_steps + 1):
+        frame = frames.entered if k == 1 else frames.reached[k]
+        if k > 1 and window is not None:
+            frame = frame.filter(nw.col(step_time(k)) <= nw.col(t1) + window)
+        aggs = [_reached(k)] + ([_median_gap(k)] if k > 1 else [])
+        if by:
+            frame = with_total_copy(label_breakdown(frame.select(*by, *_times(k)), spec.by), by)
+            part = frame.group_by(*by).agg(*aggs)
+        else:
+            part = frame.select(*aggs).with_columns(nw.lit(0).alias(_GROUP))
+        # Step 1 has every group that entered; a group missing at a later step counts 0.
+        wide = part if wide is None else wide.join(part, on=keys, how="left")
+    assert wide is not None
+    # Counts of groups missing at a step are 0, not null: unpivots may drop nulls (DuckDB).
+    counts = [f"{_P}n{k}" for k in range(2, spec.n_steps + 1)]
+    wide = wide.with_columns(nw.col(c).fill_null(0.0) for c in counts)
+    return _long_counts(wide, keys, spec, by, medians=True)
+
+
+def _times(k: int) -> list[str]:
+    return [step_time(j) for j in range(max(k - 1, 1), k + 1)]
+
+
+def _reached(k: int) -> nw.Expr:
+    return (
         nw.col(step_time(k))
         .is_null()
         .__invert__()
@@ -94,24 +147,24 @@ def step_counts(
         .sum()
         .cast(nw.Float64)
         .alias(f"{_P}n{k}")
-        for k in range(1, n + 1)
-    ]
-    if medians:
-        aggs += [
-            (nw.col(step_time(k)) - nw.col(step_time(k - 1)))
-            .dt.total_microseconds()
-            .cast(nw.Float64)
-            .median()
-            .alias(f"{_P}m{k}")
-            for k in range(2, n + 1)
-        ]
-    if groups:
-        wide = per_entity.group_by(*groups).agg(*aggs)
-        keys = list(groups)
-    else:
-        # A plain select keeps one row even when nobody entered.
-        keys = [f"{_P}g"]
-        wide = per_entity.select(*aggs).with_columns(nw.lit(0).alias(keys[0]))
+    )
+
+
+def _median_gap(k: int) -> nw.Expr:
+    return (
+        (nw.col(step_time(k)) - nw.col(step_time(k - 1)))
+        .dt.total_microseconds()
+        .cast(nw.Float64)
+        .median()
+        .alias(f"{_P}m{k}")
+    )
+
+
+def _long_counts(
+    wide: nw.LazyFrame, keys: list[str], spec: FunnelSpec, groups: list[str], *, medians: bool
+) -> nw.LazyFrame:
+    """The wide per-group aggregate (``n1..nN``, ``m2..mN``) as one row per group and step."""
+    n = spec.n_steps
     value_cols = [a for a in wide.collect_schema().names() if a not in keys]
     long = wide.unpivot(on=value_cols, index=keys, variable_name=_VAR, value_name=_VAL)
     number: Any = nw.lit(None)
@@ -155,8 +208,13 @@ def funnel_table(
     by = list(spec.by)
     if by:
         per_entity = with_total_copy(label_breakdown(per_entity, spec.by), spec.by)
-    groups = by + extra_groups
-    counts = step_counts(per_entity, spec, groups)
+    counts = step_counts(per_entity, spec, by + extra_groups)
+    return funnel_columns(counts, spec, extra_groups)
+
+
+def funnel_columns(counts: nw.LazyFrame, spec: FunnelSpec, extra_groups: list[str]) -> nw.LazyFrame:
+    """The ``funnel`` output columns from :func:`step_counts` (by ``spec.by`` + extra groups)."""
+    by = list(spec.by)
     first = nw.col("step_number") == 1
     prev = nw.when(first).then(nw.col("entities")).otherwise(nw.col("entities_previous"))
     drop = (prev - nw.col("entities")).cast(nw.Int64)

@@ -22,18 +22,22 @@ from kpiwidgets.metrics._funnel_plan import (
     FunnelSpec,
     Steps,
     apply_window,
+    counts_from_steps,
     entity_chain,
     parse_window,
     per_entity_steps,
     setup,
+    step_frames,
     step_time,
 )
 from kpiwidgets.metrics._funnel_table import (
+    funnel_columns,
     funnel_table,
     label_breakdown,
     ratio,
     sort_groups,
     step_counts,
+    step_counts_from_steps,
     with_total_copy,
 )
 from kpiwidgets.metrics._segments import segment_comparison
@@ -139,7 +143,7 @@ def funnel(
     >>> result["median_time_from_previous"].tolist()[1]
     Timedelta('2 days 00:00:00')
     """
-    prep, spec, per_entity = per_entity_steps(
+    prep, spec, lf = setup(
         events,
         steps,
         entity=entity,
@@ -152,7 +156,14 @@ def funnel(
         start=start,
         end=end,
     )
-    table = funnel_table(per_entity, spec, [])
+    if counts_from_steps(spec):
+        # Count each step from its own frame: assembling the per-entity frame (a left join
+        # per step over every entered entity) would cost more than the steps themselves.
+        frames = step_frames(lf, spec, horizon=spec.window, carry_by=True)
+        table = funnel_columns(step_counts_from_steps(frames, spec, None), spec, [])
+    else:
+        chain = entity_chain(lf, spec, horizon=spec.window)
+        table = funnel_table(apply_window(chain, spec, spec.window), spec, [])
     return prep.finish(table, duration_columns=["median_time_from_previous"])
 
 
