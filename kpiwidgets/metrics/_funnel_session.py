@@ -21,6 +21,7 @@ from kpiwidgets.metrics._funnel_table import funnel_table
 from kpiwidgets.metrics._segments import segment_comparison
 from kpiwidgets.metrics._time_to_convert import TimeToConvert, time_to_convert
 from kpiwidgets.metrics.funnel import (
+    ORDER,
     _entities_frame,
     _entity_chain,
     _entity_columns,
@@ -110,7 +111,8 @@ class FunnelSession:
         value = parse_window(window)
         spec = dataclasses.replace(chain.spec, window=value, by=(by,) if by else ())
         times = [step_time(k) for k in range(1, spec.n_steps + 1)]
-        frame = chain.frame.select(spec.entity, *spec.by, *times)
+        order = [c for c in (ORDER,) if c in chain.frame.collect_schema().names()]
+        frame = chain.frame.select(spec.entity, *spec.by, *times, *order)
         return chain, spec, apply_window(frame, spec, value)
 
     def funnel(
@@ -126,15 +128,27 @@ class FunnelSession:
         return chain.prep.finish(table, duration_columns=["median_time_from_previous"])
 
     def entities(
-        self, steps: list[Any], *, window: Any = "30D", by: str | None = None, **scan: Any
+        self,
+        steps: list[Any],
+        *,
+        window: Any = "30D",
+        by: str | None = None,
+        furthest: int | None = None,
+        **scan: Any,
     ) -> Any:
-        """Same as ``kw.funnel_entities(events, steps, window=..., by=..., **scan)``."""
-        key = ("entities", _freeze(steps), str(window), by, _freeze(scan))
-        return self._remember(key, lambda: self._entities(steps, window, by, scan))
+        """Same as ``kw.funnel_entities(events, steps, window=..., by=..., **scan)``.
 
-    def _entities(self, steps: list[Any], window: Any, by: str | None, scan: dict) -> Any:
+        ``furthest``: only the entities whose furthest step number is this (the drill-down
+        list), filtered in the engine before converting.
+        """
+        key = ("entities", _freeze(steps), str(window), by, furthest, _freeze(scan))
+        return self._remember(key, lambda: self._entities(steps, window, by, furthest, scan))
+
+    def _entities(
+        self, steps: list[Any], window: Any, by: str | None, furthest: int | None, scan: dict
+    ) -> Any:
         chain, spec, per_entity = self._per_entity(steps, window, by, **scan)
-        frame = _entities_frame(per_entity, spec)
+        frame = _entities_frame(per_entity, spec, furthest)
         return chain.prep.finish(frame, tz_columns=_entity_columns(spec))
 
     # -- the other views (a scan each, remembered) -------------------------------------------

@@ -81,30 +81,44 @@ def wilson(x: str, n: str) -> tuple[nw.Expr, nw.Expr]:
 
 
 def step_counts(
-    per_entity: nw.LazyFrame, spec: FunnelSpec, groups: list[str], *, medians: bool = True
+    per_entity: nw.LazyFrame,
+    spec: FunnelSpec,
+    groups: list[str],
+    *,
+    medians: bool = True,
+    total_by: tuple[str, ...] = (),
 ) -> nw.LazyFrame:
     """Long table: ``groups``, ``step_number``, ``entities``, ``entities_first``,
     ``entities_previous`` and (if ``medians``) ``median_us`` (median of t_k - t_{k-1} in
     microseconds over entities that reached both steps).
+
+    ``total_by`` (breakdown columns among ``groups``) adds the overall rows, with those
+    columns set to :data:`TOTAL` (see :func:`with_total_copy`).
     """
     n = spec.n_steps
-    aggs = [_reached(k) for k in range(1, n + 1)]
+    values = [_reached(k) for k in range(1, n + 1)]
     if medians:
-        aggs += [_median_gap(k) for k in range(2, n + 1)]
+        values += [_gap(k) for k in range(2, n + 1)]
+    # Per-row values before the TOTAL copy doubles the rows: the copy then carries only the
+    # groups and plain numbers.
+    rows = per_entity.select(*groups, *values)
+    if total_by:
+        rows = with_total_copy(rows, total_by)
+    aggs = [_aggregate(v) for v in rows.collect_schema().names() if v not in groups]
     if groups:
-        wide = per_entity.group_by(*groups).agg(*aggs)
+        wide = rows.group_by(*groups).agg(*aggs)
         keys = list(groups)
     else:
         # A plain select keeps one row even when nobody entered.
         keys = [_GROUP]
-        wide = per_entity.select(*aggs).with_columns(nw.lit(0).alias(_GROUP))
+        wide = rows.select(*aggs).with_columns(nw.lit(0).alias(_GROUP))
     return _long_counts(wide, keys, spec, groups, medians=medians)
 
 
 def step_counts_from_steps(
     frames: StepFrames, spec: FunnelSpec, window: dt.timedelta | None
 ) -> nw.LazyFrame:
-    """:func:`step_counts` by ``spec.by`` (with the TOTAL copy), straight from step frames.
+    """:func:`step_counts` by ``spec.by`` (with the TOTAL rows), straight from step frames.
 
     Only for funnels where :func:`counts_from_steps` holds; the frames must carry the ``by``
     columns. Step k's count and median come from its own (small) frame, limited to
@@ -119,12 +133,14 @@ def step_counts_from_steps(
         frame = frames.entered if k == 1 else frames.reached[k]
         if k > 1 and window is not None:
             frame = frame.filter(nw.col(step_time(k)) <= nw.col(t1) + window)
-        aggs = [_reached(k)] + ([_median_gap(k)] if k > 1 else [])
+        values = [_reached(k)] + ([_gap(k)] if k > 1 else [])
         if by:
-            frame = with_total_copy(label_breakdown(frame.select(*by, *_times(k)), spec.by), by)
-            part = frame.group_by(*by).agg(*aggs)
+            rows = label_breakdown(frame.select(*by, *values), spec.by)
+            rows = with_total_copy(rows, spec.by)
+            part = rows.group_by(*by).agg(*(_aggregate(v) for v in _names(k)))
         else:
-            part = frame.select(*aggs).with_columns(nw.lit(0).alias(_GROUP))
+            part = frame.select(*values).select(*(_aggregate(v) for v in _names(k)))
+            part = part.with_columns(nw.lit(0).alias(_GROUP))
         # Step 1 has every group that entered; a group missing at a later step counts 0.
         wide = part if wide is None else wide.join(part, on=keys, how="left")
     assert wide is not None
@@ -134,30 +150,25 @@ def step_counts_from_steps(
     return _long_counts(wide, keys, spec, by, medians=True)
 
 
-def _times(k: int) -> list[str]:
-    return [step_time(j) for j in range(max(k - 1, 1), k + 1)]
+def _names(k: int) -> list[str]:
+    return [f"{_P}n{k}"] + ([f"{_P}m{k}"] if k > 1 else [])
 
 
 def _reached(k: int) -> nw.Expr:
-    return (
-        nw.col(step_time(k))
-        .is_null()
-        .__invert__()
-        .cast(nw.Int64)
-        .sum()
-        .cast(nw.Float64)
-        .alias(f"{_P}n{k}")
-    )
+    """Per row: 1 if step ``k`` was reached, else 0 (summed into the count ``n{k}``)."""
+    return nw.col(step_time(k)).is_null().__invert__().cast(nw.Int64).alias(f"{_P}n{k}")
 
 
-def _median_gap(k: int) -> nw.Expr:
-    return (
-        (nw.col(step_time(k)) - nw.col(step_time(k - 1)))
-        .dt.total_microseconds()
-        .cast(nw.Float64)
-        .median()
-        .alias(f"{_P}m{k}")
-    )
+def _gap(k: int) -> nw.Expr:
+    """Per row: t_k - t_{k-1} in microseconds (null unless both reached; median ``m{k}``)."""
+    gap = nw.col(step_time(k)) - nw.col(step_time(k - 1))
+    return gap.dt.total_microseconds().cast(nw.Float64).alias(f"{_P}m{k}")
+
+
+def _aggregate(name: str) -> nw.Expr:
+    if name.startswith(f"{_P}n"):
+        return nw.col(name).sum().cast(nw.Float64)
+    return nw.col(name).median()
 
 
 def _long_counts(
@@ -207,8 +218,8 @@ def funnel_table(
     """The ``funnel`` output columns for per-entity step times (see :func:`kpiwidgets.funnel`)."""
     by = list(spec.by)
     if by:
-        per_entity = with_total_copy(label_breakdown(per_entity, spec.by), spec.by)
-    counts = step_counts(per_entity, spec, by + extra_groups)
+        per_entity = label_breakdown(per_entity, spec.by)
+    counts = step_counts(per_entity, spec, by + extra_groups, total_by=spec.by)
     return funnel_columns(counts, spec, extra_groups)
 
 

@@ -38,10 +38,12 @@ from kpiwidgets.metrics._funnel_table import (
     sort_groups,
     step_counts,
     step_counts_from_steps,
-    with_total_copy,
 )
 from kpiwidgets.metrics._segments import segment_comparison
 from kpiwidgets.metrics._time_to_convert import TimeToConvert, time_to_convert
+
+ORDER = "__kw_order"
+"""Column of a materialised chain: the row's rank by (entity, entry time)."""
 
 __all__ = [
     "TimeToConvert",
@@ -175,18 +177,26 @@ def _entity_columns(spec: FunnelSpec) -> list[str]:
     return names
 
 
-def _entities_frame(per_entity: nw.LazyFrame, spec: FunnelSpec) -> nw.LazyFrame:
+def _entities_frame(
+    per_entity: nw.LazyFrame, spec: FunnelSpec, furthest: int | None = None
+) -> nw.LazyFrame:
+    """The ``funnel_entities`` columns, sorted by entity; only the entities whose furthest step
+    is ``furthest`` when given (filtered before sorting and converting)."""
     label: Any = nw.lit(None, dtype=nw.String)
     for k, text in enumerate(spec.labels, start=1):
         label = nw.when(nw.col(FURTHEST) == k).then(nw.lit(text)).otherwise(label)
     names = _entity_columns(spec)
-    return per_entity.select(
+    if furthest is not None:
+        per_entity = per_entity.filter(nw.col(FURTHEST) == furthest)
+    # A materialised chain carries its rank by entity: sorting integers beats sorting ids.
+    order = ORDER if ORDER in per_entity.collect_schema().names() else spec.entity
+    return per_entity.sort(order).select(
         spec.entity,
         *spec.by,
         label.alias("furthest_step"),
         nw.col(FURTHEST).alias("furthest_step_number"),
         *(nw.col(step_time(k)).alias(names[k - 1]) for k in range(1, spec.n_steps + 1)),
-    ).sort(spec.entity)
+    )
 
 
 def funnel_entities(
@@ -337,8 +347,8 @@ def funnel_trend(
     per_entity = per_entity.with_columns(_period_start(nw.col(step_time(1)), freq).alias("period"))
     by_cols = list(spec.by)
     if by_cols:
-        per_entity = with_total_copy(label_breakdown(per_entity, spec.by), spec.by)
-    counts = step_counts(per_entity, spec, [*by_cols, "period"], medians=False)
+        per_entity = label_breakdown(per_entity, spec.by)
+    counts = step_counts(per_entity, spec, [*by_cols, "period"], medians=False, total_by=spec.by)
     labels = [(k, text) for k, text in enumerate(spec.labels, start=1)]
     step: Any = nw.lit(None, dtype=nw.String)
     for k, text in labels:
@@ -414,7 +424,9 @@ def _entity_chain(
         prep.kind in ("pandas", "pyarrow", "polars", "polars-lazy")
         or chain.implementation.is_duckdb()
     ):
-        # Materialise in memory (one row per entity or attempt) so later windows are cheap.
+        # Materialise in memory (one row per entity or attempt) so later windows are cheap,
+        # with the rank by entity (and entry) that drill-downs sort by.
+        chain = chain.with_row_index(ORDER, order_by=[spec.entity, step_time(1)])
         table = chain.collect(backend="polars" if prep.kind.startswith("polars") else "pyarrow")
         if prep.kind.startswith("polars"):
             chain = table.lazy()

@@ -338,9 +338,9 @@ class FunnelExplorer(KPIWidget):
         last = len(self.steps)
         if not 1 <= k <= last:
             raise ValueError(f"selected_step: expected a step number 1..{last}, found {k}")
-        entities = self._session.entities(list(self.steps), **self._settings())
-        entities = _pandas(entities)
-        reached = entities[entities["furthest_step_number"] == k]
+        # Filtered in the engine: only the listed entities are converted to pandas.
+        entities = self._session.entities(list(self.steps), furthest=k, **self._settings())
+        reached = _pandas(entities)
         self.drop_offs = reached.reset_index(drop=True)
         name = html.escape(str(self.steps[k - 1]))
         if k == last:
