@@ -320,7 +320,8 @@ def step_frames(
 
     # reached[k]: the attempts that reached step k (see StepFrames).
     reached = {1: entered.select(*key, *anchor, *by_cols, *_rows_of(1, keep_row))}
-    nexts = _next_event_times(lf, spec) if spec.order == "strict" else None
+    # Strict funnels read the next-event times at every step: compute them once (DuckDB).
+    nexts = materialize(_next_event_times(lf, spec)) if spec.order == "strict" else None
     for k in range(2, spec.n_steps + 1):
         prev, tk = step_time(k - 1), step_time(k)
         step_rows = rows.filter(is_one_of(ev, spec.steps[k - 1]))
