@@ -134,21 +134,31 @@ class FunnelSession:
         window: Any = "30D",
         by: str | None = None,
         furthest: int | None = None,
+        limit: int | None = None,
         **scan: Any,
     ) -> Any:
         """Same as ``kw.funnel_entities(events, steps, window=..., by=..., **scan)``.
 
         ``furthest``: only the entities whose furthest step number is this (the drill-down
-        list), filtered in the engine before converting.
+        list), filtered in the engine before converting. ``limit``: only the first rows (by
+        entity), cut in the engine too.
         """
-        key = ("entities", _freeze(steps), str(window), by, furthest, _freeze(scan))
-        return self._remember(key, lambda: self._entities(steps, window, by, furthest, scan))
+        key = ("entities", _freeze(steps), str(window), by, furthest, limit, _freeze(scan))
+        return self._remember(key, lambda: self._entities(steps, window, by, furthest, limit, scan))
 
     def _entities(
-        self, steps: list[Any], window: Any, by: str | None, furthest: int | None, scan: dict
+        self,
+        steps: list[Any],
+        window: Any,
+        by: str | None,
+        furthest: int | None,
+        limit: int | None,
+        scan: dict,
     ) -> Any:
         chain, spec, per_entity = self._per_entity(steps, window, by, **scan)
         frame = _entities_frame(per_entity, spec, furthest)
+        if limit is not None:
+            frame = frame.head(limit)
         return chain.prep.finish(frame, tz_columns=_entity_columns(spec))
 
     # -- the other views (a scan each, remembered) -------------------------------------------

@@ -28,6 +28,7 @@ __all__ = ["LIFECYCLE", "FunnelExplorer"]
 LIFECYCLE = ["lead", "mql", "sql", "opportunity", "won"]
 _WINDOWS = ["1D", "7D", "14D", "30D", "60D", "90D", "180D", "365D"]
 _NO_BREAKDOWN = "(none)"
+_DRILL_ROWS = 10
 _VIEWS = ("Funnel", "Trend", "Time to convert", "Segments")
 
 
@@ -74,7 +75,7 @@ class FunnelExplorer(KPIWidget):
     end = traitlets.Any(None, help="Entry range end (exclusive), date or None.")
     freq = traitlets.Enum(("D", "W", "M", "Q"), "W", help="Entry period of the trend view.")
     selected_step = traitlets.Int(None, allow_none=True, help="Step number clicked (1..N).")
-    drop_offs = traitlets.Any(None, help="Entities that dropped off after the selected step.")
+    drop_off_count = traitlets.Int(None, allow_none=True, help="Size of the drill-down list.")
 
     def __init__(
         self,
@@ -325,11 +326,25 @@ class FunnelExplorer(KPIWidget):
             return frame
         return frame[frame[self.by] != TOTAL] if self.by in frame else frame
 
+    @property
+    def drop_offs(self) -> pd.DataFrame | None:
+        """The full drill-down list: entities whose furthest step is ``selected_step``.
+
+        Rows of :func:`kw.funnel_entities` for the current settings, sorted by entity; None
+        while no step is selected. Computed on first access (the page shows only the first
+        rows and the count, so a window change does not convert the whole list).
+        """
+        k = self.selected_step
+        if k is None or not 1 <= k <= len(self.steps):
+            return None
+        entities = self._session.entities(list(self.steps), furthest=k, **self._settings())
+        return _pandas(entities).reset_index(drop=True)
+
     def _draw_drill(self) -> None:
         self._download_link.value = ""
         k = self.selected_step
         if k is None:
-            self.drop_offs = None
+            self.drop_off_count = None
             self._drill.value = (
                 "<i>Click a step's bar to list the entities that dropped off after it.</i>"
             )
@@ -338,31 +353,56 @@ class FunnelExplorer(KPIWidget):
         last = len(self.steps)
         if not 1 <= k <= last:
             raise ValueError(f"selected_step: expected a step number 1..{last}, found {k}")
-        # Filtered in the engine: only the listed entities are converted to pandas.
-        entities = self._session.entities(list(self.steps), furthest=k, **self._settings())
-        reached = _pandas(entities)
-        self.drop_offs = reached.reset_index(drop=True)
+        count = self._count_stopped_at(k)
+        # Only the rows shown cross over to pandas: filtered and cut in the engine.
+        first_rows = _pandas(
+            self._session.entities(
+                list(self.steps), furthest=k, limit=_DRILL_ROWS, **self._settings()
+            )
+        )
+        self.drop_off_count = count
         name = html.escape(str(self.steps[k - 1]))
         if k == last:
-            title = f"Completed the funnel (reached step {k}, {name}): {len(reached):,} entities"
+            title = f"Completed the funnel (reached step {k}, {name}): {count:,} entities"
         else:
             following = html.escape(str(self.steps[k]))
             title = (
                 f"Dropped off after step {k} ({name}), never reached {following}: "
-                f"{len(reached):,} entities"
+                f"{count:,} entities"
             )
-        self._drill.value = f"<b class='kpi-drill-title'>{title}</b>" + html_table(
-            self.drop_offs, max_rows=10, css_class="kpi-table"
-        )
-        self._download.layout.display = "" if len(reached) else "none"
+        table = html_table(first_rows, max_rows=_DRILL_ROWS, css_class="kpi-table")
+        if count > len(first_rows):
+            table += (
+                f"<div class='kpi-table-more'>first {len(first_rows):,} of {count:,} rows</div>"
+            )
+        self._drill.value = f"<b class='kpi-drill-title'>{title}</b>{table}"
+        self._download.layout.display = "" if count else "none"
+
+    def _count_stopped_at(self, k: int) -> int:
+        """Entities whose furthest step is k, from the funnel table when it holds the answer.
+
+        In ordered and strict funnels reaching step k+1 implies reaching step k, so the count
+        is entities(k) − entities(k+1), read off ``result`` for free. In any-order funnels it
+        is not, and the session counts the list.
+        """
+        if self.order == "any":
+            entities = self._session.entities(list(self.steps), furthest=k, **self._settings())
+            return int(nw.from_native(entities).lazy().select(nw.len()).collect().item())
+        frame = _pandas(self.result)
+        if self.by is not None and self.by in frame:
+            frame = frame[frame[self.by] == TOTAL]
+        reached = frame.set_index("step_number")["entities"]
+        following = int(reached.get(k + 1, 0)) if k < len(self.steps) else 0
+        return int(reached.get(k, 0)) - following
 
     def _prepare_csv(self, _button: Any = None) -> None:
-        if self.drop_offs is None:
+        drop_offs = self.drop_offs
+        if drop_offs is None:
             return
         self._download_link.value = csv_download_link(
-            self.drop_offs,
+            drop_offs,
             filename=f"funnel_step_{self.selected_step}_drop_offs.csv",
-            label=f"Download {len(self.drop_offs):,} rows (CSV)",
+            label=f"Download {len(drop_offs):,} rows (CSV)",
         )
 
     def _on_view(self, change: dict) -> None:

@@ -322,3 +322,26 @@ def test_status_counts_the_rows_left_out_for_nulls():
         explorer.window = "1h"
     assert explorer.result["entities"].tolist() == [3, 0]
     assert f"{nulls} rows left out (nulls)" in explorer._status.value
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"order": "ordered", "by": "channel"},
+        {"order": "strict"},
+        {"order": "any", "window": "7D"},
+        {"attempts": "best", "window": "3D"},
+    ],
+)
+def test_drill_down_count_equals_the_full_list_for_every_mode(detoured, settings):
+    explorer = kw.FunnelExplorer(detoured, **settings)
+    for k in range(1, len(explorer.steps) + 1):
+        explorer.selected_step = k
+        # Independently: funnel_entities for the same settings, furthest step k.
+        entities = kw.funnel_entities(detoured, explorer.steps, **_settings(explorer))
+        expected = int((entities["furthest_step_number"] == k).sum())
+        assert explorer.drop_off_count == expected
+        assert len(explorer.drop_offs) == expected
+        assert f"{expected:,} entities" in explorer._drill.value
+        body = explorer._drill.value.split("<tbody>")[1] if expected else ""
+        assert body.count("<tr>") == min(10, expected)
