@@ -109,12 +109,16 @@ class ChartSlot:
     """
 
     def __init__(self, chart: alt.TopLevelMixin, *, css_class: str) -> None:
-        self.widget = chart_widget(chart, css_class="kpi-chart")
+        with alt.data_transformers.enable(max_rows=None):
+            self.widget = chart_widget(chart, css_class="kpi-chart")
         self.widget.add_class(css_class)
         self._observers: list[tuple[str, Callable[[Any], None]]] = []
 
     def update(self, chart: alt.TopLevelMixin) -> None:
-        self.widget.chart = chart
+        # Widgets send only aggregated results, but a daily retention grid or a long trend can
+        # pass Altair's default 5,000-row guard for inline data; lift it for this chart only.
+        with alt.data_transformers.enable(max_rows=None):
+            self.widget.chart = chart
         for name, callback in self._observers:
             self._register(name, callback)
 

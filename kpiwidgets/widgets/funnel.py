@@ -29,6 +29,7 @@ LIFECYCLE = ["lead", "mql", "sql", "opportunity", "won"]
 _WINDOWS = ["1D", "7D", "14D", "30D", "60D", "90D", "180D", "365D"]
 _NO_BREAKDOWN = "(none)"
 _DRILL_ROWS = 10
+_DEFAULT_MAX_STEPS = 5
 _VIEWS = ("Funnel", "Trend", "Time to convert", "Segments")
 
 
@@ -46,8 +47,8 @@ class FunnelExplorer(KPIWidget):
         descriptive columns offered as breakdowns.
     steps:
         Event names in funnel order. Default: the lead lifecycle (lead → mql → sql →
-        opportunity → won) when those events are present, else every event name by
-        decreasing count.
+        opportunity → won) when those events are present, else the five most frequent event
+        names by decreasing count.
     entity, event, timestamp:
         Column names.
     **funnel_kwargs:
@@ -100,7 +101,7 @@ class FunnelExplorer(KPIWidget):
             for name, value in funnel_kwargs.items():
                 if name not in ("window", "order", "attempts", "by", "start", "end", "freq"):
                     raise TypeError(f"FunnelExplorer got an unexpected argument {name!r}")
-                setattr(self, name, str(value) if name == "window" else value)
+                setattr(self, name, _window_text(value) if name == "window" else value)
         self._build()
         self._ready = True
         self._recompute()
@@ -485,9 +486,19 @@ def _describe(events: Any, entity: str, event: str, timestamp: str) -> tuple[lis
 
 
 def _default_steps(names: list[str]) -> list[str]:
+    """The lead lifecycle when present, else the most frequent event names (at most five: a
+    funnel of every event name in a log with hundreds of them would be unreadable and slow)."""
     if all(step in names for step in LIFECYCLE):
         return list(LIFECYCLE)
-    return names
+    return names[:_DEFAULT_MAX_STEPS]
+
+
+def _window_text(value: Any) -> str:
+    """A window as the control shows it: timedeltas as whole days or seconds ("14D")."""
+    if isinstance(value, dt.timedelta):
+        seconds = value.total_seconds()
+        return f"{seconds / 86400:g}D" if seconds % 86400 == 0 else f"{seconds:g}s"
+    return str(value)
 
 
 def _pandas(frame: Any) -> pd.DataFrame:

@@ -37,6 +37,8 @@ _PANDAS_PERIOD = {"D": "D", "W": "W-SUN", "M": "M", "Q": "Q", "Y": "Y"}
 _CURVES_WIDTH = 760
 _CELL_WIDTH = 38
 # A grid beyond this many cells is unreadable and heavy to send to the page.
+# Altair refuses inline data past 5,000 rows by default; the charts lift that limit (see
+# ChartSlot), and this cap keeps the page responsive.
 _MAX_CELLS = 20_000
 # Settings that change the drawing; the value says which charts depend on it.
 _REDRAWS = {
@@ -392,9 +394,16 @@ class RetentionGrid(KPIWidget):
         value = proposal["value"]
         if value is None:
             return None
-        if self.period not in _PANDAS_PERIOD:
-            return pd.Timestamp(value)
-        return self._floor(value)
+        try:
+            if self.period not in _PANDAS_PERIOD:
+                return pd.Timestamp(value)
+            return self._floor(value)
+        except (ValueError, TypeError):
+            # Shown in the widget, not raised: the selection stays as it was.
+            self._show_error(
+                ValueError(f"selected_cohort: expected a date such as '2024-03', found {value!r}")
+            )
+            return self.selected_cohort
 
     @traitlets.observe("selected_cohort")
     def _on_selected(self, change: dict[str, Any]) -> None:

@@ -345,3 +345,18 @@ def test_drill_down_count_equals_the_full_list_for_every_mode(detoured, settings
         assert f"{expected:,} entities" in explorer._drill.value
         body = explorer._drill.value.split("<tbody>")[1] if expected else ""
         assert body.count("<tr>") == min(10, expected)
+
+
+def test_default_steps_stop_at_the_five_most_frequent_event_names():
+    # Event e{i} is done by the first 10 - i entities: counts 10, 9, ..., 3 for e0..e7.
+    rows = [(f"u{j}", f"e{i}", i) for i in range(8) for j in range(10 - i)]
+    explorer = kw.FunnelExplorer(_log(rows))
+    assert explorer.steps == ["e0", "e1", "e2", "e3", "e4"]
+    assert explorer.result["entities"].tolist() == [10, 9, 8, 7, 6]
+
+
+def test_a_timedelta_window_is_accepted_as_kw_funnel_accepts_it(demo):
+    explorer = kw.FunnelExplorer(demo, window=dt.timedelta(days=14))
+    assert explorer.error == "" and explorer.window == "14D"
+    assert_equal = pd.testing.assert_frame_equal
+    assert_equal(explorer.result, kw.funnel(demo, LIFECYCLE, window=dt.timedelta(days=14)))

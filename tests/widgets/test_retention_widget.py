@@ -324,3 +324,23 @@ def test_quarterly_revenue_uses_the_mrr_snapshot_at_quarter_end(grid, demo):
         (grid.result["cohort"] == pd.Timestamp("2024-04-01")) & (grid.result["period_number"] == 0)
     ]
     assert cell["value"].iloc[0] == pytest.approx(june["mrr"].sum())
+
+
+def test_a_garbage_selected_cohort_is_shown_in_the_widget_not_raised(grid):
+    grid.selected_cohort = "2024-08"
+    grid.selected_cohort = "garbage"
+    assert "selected_cohort: expected a date" in grid.error
+    assert grid.selected_cohort == pd.Timestamp("2024-08-01")
+
+
+def test_daily_cohorts_past_altairs_5000_row_guard_still_draw():
+    # 120 accounts starting on consecutive days, each active 60 days: the daily triangle has
+    # far more than 5,000 cells (sum over cohorts of the days left until the last day).
+    start = pd.Timestamp("2024-01-01")
+    rows = [(f"A{i}", start + pd.Timedelta(days=i + d)) for i in range(120) for d in range(60)]
+    activity = pd.DataFrame(rows, columns=["account_id", "month"])
+    grid = RetentionGrid(activity, period="D")
+    last = (120 - 1) + (60 - 1)  # day number of the last activity
+    cells = sum(last - i + 1 for i in range(120))
+    assert cells > 5_000
+    assert grid.error == "" and len(grid.result) == cells
