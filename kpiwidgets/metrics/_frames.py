@@ -38,6 +38,10 @@ __all__ = [
 ]
 
 
+#: Prefix of the hidden wall-time copies of tz-aware columns in UTC mode (``prepare``).
+WALL_PREFIX = "__kw_wall_"
+
+
 class DroppedRowsWarning(UserWarning):
     """Rows of the input could not be used (null ids or timestamps) and were left out."""
 
@@ -68,6 +72,12 @@ class Prepared:
     time_zones: dict[str, str] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     checks: dict[str, Any] = field(default_factory=dict)
+    #: True when tz-aware columns were made naive UTC instants (not wall time): see ``prepare``.
+    utc: bool = False
+
+    def wall_column(self, column: str) -> str | None:
+        """Name of the hidden wall-time copy of a tz-aware ``column`` (UTC mode), or None."""
+        return f"{WALL_PREFIX}{column}" if self.utc and column in self.time_zones else None
 
     def finish(
         self,
@@ -75,6 +85,7 @@ class Prepared:
         *,
         tz_columns: Iterable[str] = (),
         duration_columns: Iterable[str] = (),
+        wall_columns: Iterable[str] = (),
     ) -> Any:
         """Return ``result`` as the caller's frame type.
 
@@ -87,6 +98,10 @@ class Prepared:
         zone = next(iter(self.time_zones.values()), None)
         names = result.collect_schema().names()
         restore = [c for c in names if c in set(tz_columns) | set(self.time_zones)]
+        # In UTC mode, instants go back to the zone by conversion, wall times by localizing.
+        walls = [c for c in names if c in set(wall_columns)] if self.utc else []
+        instants = [c for c in restore if c not in walls] if self.utc else []
+        restore = [c for c in restore if c not in instants]
         durations = [c for c in names if c in set(duration_columns)]
         if self.kind == "pandas":
             # DuckDB would apply its session zone to tz-aware values: localize in pandas.
@@ -97,12 +112,18 @@ class Prepared:
             if zone is not None:
                 for c in restore:
                     out[c] = out[c].dt.tz_localize(zone)
+                for c in instants:
+                    out[c] = out[c].dt.tz_localize("UTC").dt.tz_convert(zone)
             out.attrs["dropped_rows"] = dict(self.dropped)
             return out
         if durations:
             result = _as_durations(result, durations)
         if zone is not None and restore:
             result = result.with_columns(nw.col(c).dt.replace_time_zone(zone) for c in restore)
+        if zone is not None and instants:
+            result = result.with_columns(
+                nw.col(c).dt.replace_time_zone("UTC").dt.convert_time_zone(zone) for c in instants
+            )
         if self.kind == "lazy" or self.kind == "polars-lazy":
             return result.to_native()
         backend = "polars" if self.kind == "polars" else "pyarrow"
@@ -154,11 +175,14 @@ def _connection() -> Any:
     return duckdb.default_connection()
 
 
-def prepare(frame: Any, *, name: str = "input") -> Prepared:
+def prepare(frame: Any, *, name: str = "input", instants: bool = False) -> Prepared:
     """Wrap any narwhals-supported frame as a lazy frame for the core to compute on.
 
     pandas frames are scanned by DuckDB; tz-aware timestamp columns are converted to naive
-    wall time in their own zone (all tz-aware columns of one frame must share a zone).
+    wall time in their own zone (all tz-aware columns of one frame must share a zone): right
+    for calendar periods. With ``instants=True`` they become naive UTC instead — right for
+    order and durations, which wall time gets wrong across a daylight-saving change — and a
+    hidden wall-time copy of each (:meth:`Prepared.wall_column`) stays for calendar periods.
 
     Raises
     ------
@@ -191,15 +215,24 @@ def prepare(frame: Any, *, name: str = "input") -> Prepared:
         if time_zones:
             native = native.copy(deep=False)
             for c in time_zones:
-                native[c] = native[c].dt.tz_localize(None)
+                if instants:
+                    native[f"{WALL_PREFIX}{c}"] = native[c].dt.tz_localize(None)
+                    native[c] = native[c].dt.tz_convert("UTC").dt.tz_localize(None)
+                else:
+                    native[c] = native[c].dt.tz_localize(None)
         lf = nw.from_native(_connection().from_df(native))
-        return Prepared(lf=lf, kind=kind, time_zones=time_zones)
+        return Prepared(lf=lf, kind=kind, time_zones=time_zones, utc=instants and bool(time_zones))
     else:
         kind = "polars" if nw_frame.implementation.is_polars() else "pyarrow"
         lf = nw_frame.lazy()
-    if time_zones:
+    if time_zones and instants:
+        lf = lf.with_columns(
+            *(nw.col(c).dt.replace_time_zone(None).alias(f"{WALL_PREFIX}{c}") for c in time_zones),
+            *(nw.col(c).dt.convert_time_zone("UTC").dt.replace_time_zone(None) for c in time_zones),
+        )
+    elif time_zones:
         lf = lf.with_columns(nw.col(c).dt.replace_time_zone(None) for c in time_zones)
-    return Prepared(lf=lf, kind=kind, time_zones=time_zones)
+    return Prepared(lf=lf, kind=kind, time_zones=time_zones, utc=instants and bool(time_zones))
 
 
 def _time_zones(frame: nw.DataFrame | nw.LazyFrame) -> dict[str, str]:

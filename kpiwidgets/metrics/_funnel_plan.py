@@ -143,7 +143,12 @@ def _bound(value: Any, name: str, zone: str | None) -> dt.datetime | None:
             raise ValueError(
                 f"{name}: found the time-zone-aware {value!r} but the timestamps have no zone"
             )
-        ts = ts.tz_convert(zone).tz_localize(None)
+    elif zone is not None:
+        # A naive bound is wall time in the data's zone.
+        ts = ts.tz_localize(zone, ambiguous=False, nonexistent="shift_forward")
+    if zone is not None:
+        # Funnels compute on UTC instants (order and windows are real durations).
+        ts = ts.tz_convert("UTC").tz_localize(None)
     return ts.to_pydatetime(warn=False)
 
 
@@ -450,7 +455,7 @@ def setup(
     end: Any,
 ) -> tuple[Prepared, FunnelSpec, nw.LazyFrame]:
     """Validate, route to a lazy engine, drop (and count) null rows, check step names."""
-    prep = prepare(events, name="events")
+    prep = prepare(events, name="events", instants=True)
     if prep.kind == "pyarrow":
         # narwhals' pyarrow backend lacks the window functions the plan needs; Arrow tables are
         # scanned by DuckDB zero-copy and the result goes back to Arrow in ``finish``.

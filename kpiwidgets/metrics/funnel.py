@@ -24,6 +24,7 @@ from kpiwidgets.metrics._funnel_plan import (
     apply_window,
     counts_from_steps,
     entity_chain,
+    is_one_of,
     parse_window,
     per_entity_steps,
     setup,
@@ -343,8 +344,19 @@ def funnel_trend(
         start=start,
         end=end,
     )
-    last = prep.lf.select(nw.col(timestamp).max()).collect().item()
-    per_entity = per_entity.with_columns(_period_start(nw.col(step_time(1)), freq).alias("period"))
+    entry, wall = nw.col(step_time(1)), prep.wall_column(timestamp)
+    if wall is not None:
+        # tz-aware input: the funnel ran on UTC instants; the entry period is the calendar
+        # period in the data's own zone, so fetch the entry row's wall time.
+        walls = (
+            prep.lf.filter(is_one_of(event, spec.steps[0]))
+            .select(nw.col(entity), nw.col(timestamp).alias(step_time(1)), nw.col(wall))
+            .unique([entity, step_time(1)], keep="any")
+        )
+        per_entity = per_entity.join(walls, on=[entity, step_time(1)], how="left")
+        entry = nw.col(wall)
+    last = prep.lf.select(nw.col(wall or timestamp).max()).collect().item()
+    per_entity = per_entity.with_columns(_period_start(entry, freq).alias("period"))
     by_cols = list(spec.by)
     if by_cols:
         per_entity = label_breakdown(per_entity, spec.by)
@@ -365,7 +377,7 @@ def funnel_trend(
     columns = ["period", *by_cols, "step", "step_number", "entities"]
     columns += ["conversion_from_first", "is_complete"]
     out = sort_groups(out, by_cols, ["period", "step_number"]).select(columns)
-    return prep.finish(out, tz_columns=["period"])
+    return prep.finish(out, tz_columns=["period"], wall_columns=["period"])
 
 
 # --- cached chain for the funnel explorer: change the window without rescanning -----------

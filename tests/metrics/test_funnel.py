@@ -7,9 +7,12 @@ import importlib
 import math
 import warnings
 
+import narwhals.stable.v2 as nw
 import pandas as pd
+import polars as pl
 import pytest
 
+import kpiwidgets as kw
 from kpiwidgets.metrics._frames import DroppedRowsWarning
 
 # The package re-exports the function ``funnel`` under the module's name: import the module.
@@ -368,3 +371,53 @@ def test_no_warning_without_nulls():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fm.funnel(events, ["lead"])
+
+
+# --- time zones: order and windows are real durations, periods are local calendar periods ---
+
+NEW_YORK = "America/New_York"
+
+
+def _utc(text):
+    return pd.Timestamp(text, tz="UTC").tz_convert(NEW_YORK)
+
+
+def test_fall_back_hour_orders_events_by_real_time():
+    # 2024-11-03 in New York: a at 01:30 EDT (05:30 UTC), b at 01:10 EST (06:10 UTC). On the
+    # wall clock b looks 20 minutes earlier; in real time it is 40 minutes later.
+    events = pd.DataFrame(
+        {
+            "entity_id": ["x", "x"],
+            "event": ["a", "b"],
+            "timestamp": [_utc("2024-11-03 05:30"), _utc("2024-11-03 06:10")],
+        }
+    )
+    result = kw.funnel(events, ["a", "b"])
+    assert result["entities"].tolist() == [1, 1]
+    assert result["median_time_from_previous"].iloc[1] == pd.Timedelta(minutes=40)
+    entities = kw.funnel_entities(events, ["a", "b"])
+    assert entities["b"].iloc[0] == _utc("2024-11-03 06:10")  # the repeated hour survives
+    assert str(entities["b"].dt.tz) == NEW_YORK
+
+
+def test_spring_forward_day_has_23_hours():
+    # 12:00 EST on 2024-03-09 to 12:00 EDT on 2024-03-10 is 23 hours of real time.
+    stamps = pd.to_datetime(["2024-03-09 12:00", "2024-03-10 12:00"]).tz_localize(NEW_YORK)
+    events = pd.DataFrame({"entity_id": ["y", "y"], "event": ["a", "b"], "timestamp": stamps})
+    assert kw.funnel(events, ["a", "b"], window="23h")["entities"].tolist() == [1, 1]
+    assert kw.funnel(events, ["a", "b"], window="22h")["entities"].tolist() == [1, 0]
+    ttc = kw.time_to_convert(events, ["a", "b"])
+    assert ttc.durations["duration"].tolist() == [pd.Timedelta(hours=23)]
+
+
+def test_trend_periods_and_bounds_are_in_the_data_zone():
+    # 23:30 on Jan 31 in New York is already February in UTC: the entry belongs to January.
+    stamps = pd.to_datetime(["2024-01-31 23:30", "2024-02-01 01:00"]).tz_localize(NEW_YORK)
+    events = pd.DataFrame({"entity_id": ["u", "u"], "event": ["a", "b"], "timestamp": stamps})
+    for frame in (events, pl.from_pandas(events)):
+        trend = kw.funnel_trend(frame, ["a", "b"], freq="M")
+        periods = nw.from_native(trend)["period"].to_list()
+        assert periods == [pd.Timestamp("2024-01-01", tz=NEW_YORK)] * 2
+    # A naive bound is wall time in the data's zone: 23:00 local lets the 23:30 entry in.
+    assert kw.funnel(events, ["a", "b"], start="2024-01-31 23:00")["entities"].tolist() == [1, 1]
+    assert kw.funnel(events, ["a", "b"], end="2024-01-31 23:00")["entities"].tolist() == [0, 0]
