@@ -43,7 +43,15 @@ WALL_PREFIX = "__kw_wall_"
 
 
 class DroppedRowsWarning(UserWarning):
-    """Rows of the input could not be used (null ids or timestamps) and were left out."""
+    """Rows of the input could not be used (null ids or timestamps) and were left out.
+
+    ``counts`` holds the numbers (reason -> rows, plus ``"rows left out"``), whatever the
+    engine: widgets read them to say in their status line how many rows were left out.
+    """
+
+    def __init__(self, message: str, counts: dict[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.counts = dict(counts or {})
 
 
 @dataclass
@@ -280,13 +288,12 @@ def drop_null_rows(
         prep.lf = prep.lf.filter(~any_null)
         prep.dropped.update(dropped)
         prep.dropped["rows left out"] = total
-        warnings.warn(
+        message = (
             f"{name}: left out {total} row(s) with nulls ("
             + ", ".join(f"{k}: {v}" for k, v in dropped.items())
-            + ")",
-            DroppedRowsWarning,
-            stacklevel=3,
+            + ")"
         )
+        warnings.warn(DroppedRowsWarning(message, prep.dropped), stacklevel=3)
     return prep
 
 

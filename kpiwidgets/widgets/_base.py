@@ -12,6 +12,7 @@ import html
 import logging
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,8 +23,9 @@ import pandas as pd
 import traitlets
 
 from kpiwidgets.charts import chart_widget
+from kpiwidgets.metrics import DroppedRowsWarning
 
-__all__ = ["ChartSlot", "KPIWidget", "csv_download_link", "html_table"]
+__all__ = ["ChartSlot", "KPIWidget", "csv_download_link", "html_table", "rows_left_out"]
 
 log = logging.getLogger("kpiwidgets")
 
@@ -131,6 +133,35 @@ class ChartSlot:
         selections = self.widget.selections
         if name in selections.trait_names():
             selections.observe(lambda change: callback(change["new"]), [name])
+
+
+@contextmanager
+def rows_left_out() -> Iterator[dict[str, int]]:
+    """Collect the rows a metric left out (its ``DroppedRowsWarning`` counts), any engine.
+
+    The warnings are caught, not shown: the widget says it in its status line instead.
+    """
+    counts: dict[str, int] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DroppedRowsWarning)
+        yield counts
+    for warning in caught:
+        if isinstance(warning.message, DroppedRowsWarning):
+            for reason, n in warning.message.counts.items():
+                counts[reason] = max(counts.get(reason, 0), n)
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+
+
+def left_out_text(counts: dict[str, int]) -> str:
+    """Status-line text for rows left out, e.g. "12 rows left out (null entity_id: 12)"."""
+    total = counts.get("rows left out", 0)
+    if not total:
+        return ""
+    detail = ", ".join(f"{k}: {v:,}" for k, v in counts.items() if k != "rows left out")
+    return html.escape(f"{total:,} rows left out ({detail})")
 
 
 def html_table(frame: pd.DataFrame, *, max_rows: int = 20, css_class: str = "") -> str:

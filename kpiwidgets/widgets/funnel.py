@@ -20,7 +20,13 @@ from kpiwidgets.charts.funnel import (
 )
 from kpiwidgets.metrics._funnel_session import FunnelSession
 from kpiwidgets.metrics._funnel_table import TOTAL
-from kpiwidgets.widgets._base import ChartSlot, KPIWidget, csv_download_link, html_table
+from kpiwidgets.widgets._base import (
+    ChartSlot,
+    KPIWidget,
+    csv_download_link,
+    html_table,
+    left_out_text,
+)
 
 __all__ = ["LIFECYCLE", "FunnelExplorer"]
 
@@ -450,9 +456,15 @@ class FunnelExplorer(KPIWidget):
             f"{entered:,} entered",
             f"{converted:.1%} reached {html.escape(self.steps[-1])}" if entered else "",
         ]
-        dropped = getattr(self.result, "attrs", {}).get("dropped_rows", {})
-        if dropped.get("rows left out"):
-            parts.append(f"{dropped['rows left out']:,} rows left out (nulls)")
+        # The scan that built the cached chain counted them, whatever the engine.
+        chain = self._session.chain(
+            list(self.steps),
+            order=self.order,
+            attempts=self.attempts,
+            start=self.start,
+            end=self.end,
+        )
+        parts.append(left_out_text(chain.prep.dropped))
         if self.by:
             parts.append(f"by {html.escape(self.by)}")
         return " · ".join(p for p in parts if p)

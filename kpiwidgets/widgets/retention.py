@@ -23,7 +23,7 @@ from kpiwidgets.charts.retention import (
     retention_heatmap,
 )
 from kpiwidgets.metrics.retention import average_retention, cohort_retention
-from kpiwidgets.widgets._base import ChartSlot, KPIWidget
+from kpiwidgets.widgets._base import ChartSlot, KPIWidget, left_out_text, rows_left_out
 
 __all__ = ["RetentionGrid"]
 
@@ -178,6 +178,7 @@ class RetentionGrid(KPIWidget):
         self._activity = _with_attributes(activity, attributes, entity=entity, by=by)
         self._entities = entity_label or _plural(entity)
         self._cache: dict[tuple[str, str], pd.DataFrame] = {}
+        self._left_out: dict[str, int] = {}  # rows the last scan left out (null ids, times)
         self._shown_cohorts: list[pd.Timestamp] = []
         self._summary = ""
 
@@ -208,18 +209,19 @@ class RetentionGrid(KPIWidget):
         """The core result for (period, mode), split by ``by``; one scan per key, cached."""
         key = (self.period, self.mode)
         if key not in self._cache:
-            result = cohort_retention(
-                self._activity,
-                entity=self.entity,
-                timestamp=self.timestamp,
-                period=self.period,
-                mode=self.mode,
-                value=self.value if self.mode == "on" else None,
-                value_agg=self.value_agg,
-                by=self.by,
-                as_of=self._as_of,
-                tz=self._tz,
-            )
+            with rows_left_out() as self._left_out:
+                result = cohort_retention(
+                    self._activity,
+                    entity=self.entity,
+                    timestamp=self.timestamp,
+                    period=self.period,
+                    mode=self.mode,
+                    value=self.value if self.mode == "on" else None,
+                    value_agg=self.value_agg,
+                    by=self.by,
+                    as_of=self._as_of,
+                    tz=self._tz,
+                )
             self._cache[key] = _to_pandas(result)
         return self._cache[key]
 
@@ -356,6 +358,9 @@ class RetentionGrid(KPIWidget):
                 f' · <span class="kpi-retention-selected">selected {html.escape(label)} '
                 f"({size:,} {html.escape(self._entities)})</span>"
             )
+        left_out = left_out_text(self._left_out)
+        if left_out:
+            text += f' · <span class="kpi-retention-left-out">{left_out}</span>'
         if self.note:
             text += f'<br><span class="kpi-retention-note">{html.escape(self.note)}</span>'
         return text

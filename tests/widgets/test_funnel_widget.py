@@ -315,13 +315,21 @@ def test_status_counts_the_rows_left_out_for_nulls():
     assert nulls == 4
     with pytest.warns(kw.DroppedRowsWarning):
         explorer = kw.FunnelExplorer(events, steps=["lead", "won"])
-    assert f"{nulls} rows left out (nulls)" in explorer._status.value
+    # Per column: two null entity ids, one null event, one null timestamp.
+    said = f"{nulls} rows left out (null entity_id: 2, null event: 1, null timestamp: 1)"
+    assert said in explorer._status.value
     assert explorer.result["entities"].tolist() == [3, 1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", kw.DroppedRowsWarning)
         explorer.window = "1h"
     assert explorer.result["entities"].tolist() == [3, 0]
-    assert f"{nulls} rows left out (nulls)" in explorer._status.value
+    assert said in explorer._status.value
+    # The same for a polars frame (no pandas attrs to carry the counts).
+    import polars as pl
+
+    with pytest.warns(kw.DroppedRowsWarning):
+        on_polars = kw.FunnelExplorer(pl.from_pandas(events), steps=["lead", "won"])
+    assert said in on_polars._status.value
 
 
 @pytest.mark.parametrize(

@@ -344,3 +344,19 @@ def test_daily_cohorts_past_altairs_5000_row_guard_still_draw():
     cells = sum(last - i + 1 for i in range(120))
     assert cells > 5_000
     assert grid.error == "" and len(grid.result) == cells
+
+
+def test_rows_left_out_are_said_in_the_status_for_any_engine():
+    import polars as pl
+
+    activity = pd.DataFrame(
+        {
+            "account_id": ["a", "a", None, "b", "c"],
+            "month": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-01-01", None, "2024-02-01"]),
+        }
+    )
+    # One null account id, one null month: two rows left out; a and c remain.
+    for frame in (activity, pl.from_pandas(activity)):
+        grid = RetentionGrid(frame)
+        assert "2 rows left out (null account_id: 1, null month: 1)" in grid._status.value
+        assert grid.result["cohort_size"].tolist()[0] == 1  # January: a only
