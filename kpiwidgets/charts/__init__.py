@@ -1,6 +1,5 @@
-"""Result frame -> Altair chart. Pure: no ipywidgets here (JupyterChart is Altair's own)."""
+"""Result frame -> Altair chart. Pure specs: no widgets here (see kpiwidgets.widgets)."""
 
-from kpiwidgets.charts._base import chart_widget, enable_offline
 from kpiwidgets.charts.overview import period_counts_chart
 
-__all__ = ["chart_widget", "enable_offline", "period_counts_chart"]
+__all__ = ["period_counts_chart"]

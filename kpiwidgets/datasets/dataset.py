@@ -22,8 +22,8 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
+from kpiwidgets._warnings import DroppedRowsWarning
 from kpiwidgets.datasets.schema import TABLES, Column, Table
-from kpiwidgets.metrics._frames import DroppedRowsWarning
 
 __all__ = ["Dataset", "read_dataset"]
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
+from kpiwidgets._warnings import DroppedRowsWarning
+
 __all__ = [
     "DroppedRowsWarning",
     "Prepared",
@@ -40,18 +42,6 @@ __all__ = [
 
 #: Prefix of the hidden wall-time copies of tz-aware columns in UTC mode (``prepare``).
 WALL_PREFIX = "__kw_wall_"
-
-
-class DroppedRowsWarning(UserWarning):
-    """Rows of the input could not be used (null ids or timestamps) and were left out.
-
-    ``counts`` holds the numbers (reason -> rows, plus ``"rows left out"``), whatever the
-    engine: widgets read them to say in their status line how many rows were left out.
-    """
-
-    def __init__(self, message: str, counts: dict[str, int] | None = None) -> None:
-        super().__init__(message)
-        self.counts = dict(counts or {})
 
 
 @dataclass

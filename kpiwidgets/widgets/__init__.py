@@ -1,6 +1,7 @@
 """ipywidgets composites: controls + charts + drill-down, thin shells over the metrics core."""
 
+from kpiwidgets.widgets._chart import chart_widget, enable_offline
 from kpiwidgets.widgets.funnel import FunnelExplorer
 from kpiwidgets.widgets.retention import RetentionGrid
 
-__all__ = ["FunnelExplorer", "RetentionGrid"]
+__all__ = ["FunnelExplorer", "RetentionGrid", "chart_widget", "enable_offline"]

@@ -22,8 +22,8 @@ import ipywidgets as widgets
 import pandas as pd
 import traitlets
 
-from kpiwidgets.charts import chart_widget
 from kpiwidgets.metrics import DroppedRowsWarning
+from kpiwidgets.widgets._chart import chart_widget
 
 __all__ = ["ChartSlot", "KPIWidget", "csv_download_link", "html_table", "rows_left_out"]
 
