@@ -31,8 +31,6 @@ __all__ = [
     "datetime_column",
     "drop_null_rows",
     "materialize",
-    "period_index",
-    "period_index_of",
     "prepare",
     "ratio",
     "time_range",
@@ -296,39 +294,6 @@ def attach_dropped(result: Any, dropped: dict[str, int]) -> Any:
 
 
 # -- shared helpers for metrics (calendar arithmetic, parameters, as_of, materializing) -------
-
-
-def period_index(expr: nw.Expr, period: str) -> nw.Expr:
-    """Integer number of the calendar period holding ``expr``; consecutive periods differ by 1.
-
-    Built from ``year``/``month``/``ordinal_day``/``weekday`` and integer arithmetic only, so
-    every backend evaluates it the same way. Days count like :meth:`datetime.date.toordinal`.
-    """
-    year = expr.dt.year().cast(nw.Int64)
-    if period == "Y":
-        return year
-    month = expr.dt.month().cast(nw.Int64)
-    if period == "M":
-        return year * 12 + month - 1
-    if period == "Q":
-        return year * 4 + (month - 1) // 3
-    y = year - 1
-    day = y * 365 + y // 4 - y // 100 + y // 400 + expr.dt.ordinal_day().cast(nw.Int64)
-    if period == "D":
-        return day
-    return (day - expr.dt.weekday().cast(nw.Int64)) // 7  # all Mondays of a week agree
-
-
-def period_index_of(moment: datetime.date, period: str) -> int:
-    """:func:`period_index` of one Python date or datetime."""
-    if period == "Y":
-        return moment.year
-    if period == "M":
-        return moment.year * 12 + moment.month - 1
-    if period == "Q":
-        return moment.year * 4 + (moment.month - 1) // 3
-    day = moment.toordinal()
-    return day if period == "D" else (day - moment.isoweekday()) // 7
 
 
 def ratio(numerator: nw.Expr, denominator: nw.Expr) -> nw.Expr:

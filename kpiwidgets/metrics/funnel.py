@@ -40,6 +40,7 @@ from kpiwidgets.metrics._funnel_table import (
     step_counts,
     step_counts_from_steps,
 )
+from kpiwidgets.metrics._periods import PERIODS, period_end, period_start
 from kpiwidgets.metrics._segments import segment_comparison
 from kpiwidgets.metrics._time_to_convert import TimeToConvert, time_to_convert
 
@@ -259,29 +260,6 @@ def funnel_entities(
     return prep.finish(_entities_frame(per_entity, spec), tz_columns=_entity_columns(spec))
 
 
-_FREQS = {"D": "1d", "W": "1w", "M": "1mo", "Q": "1q", "Y": "1y"}
-
-
-def _period_start(ts: nw.Expr, freq: str) -> nw.Expr:
-    if freq != "W":
-        return ts.dt.truncate(_FREQS[freq])
-    # Weeks start on Monday; not every engine truncates to weeks, so step back by weekday.
-    day = ts.dt.truncate("1d")
-    weekday = day.dt.weekday()  # 1 = Monday
-    start: Any = day
-    for back in range(1, 7):
-        start = nw.when(weekday == back + 1).then(day - dt.timedelta(days=back)).otherwise(start)
-    return start
-
-
-def _period_end(period: nw.Expr, freq: str) -> nw.Expr:
-    if freq == "D":
-        return period + dt.timedelta(days=1)
-    if freq == "W":
-        return period + dt.timedelta(weeks=1)
-    return period.dt.offset_by({"M": "1mo", "Q": "3mo", "Y": "1y"}[freq])
-
-
 def funnel_trend(
     events: Any,
     steps: Steps,
@@ -329,8 +307,8 @@ def funnel_trend(
     2 2024-01-08  lead         1                    1.0        False
     3 2024-01-08   mql         1                    1.0        False
     """
-    if freq not in _FREQS:
-        raise ValueError(f"freq: expected one of {', '.join(map(repr, _FREQS))}, found {freq!r}")
+    if freq not in PERIODS:
+        raise ValueError(f"freq: expected one of {', '.join(map(repr, PERIODS))}, found {freq!r}")
     prep, spec, per_entity = per_entity_steps(
         events,
         steps,
@@ -356,7 +334,7 @@ def funnel_trend(
         per_entity = per_entity.join(walls, on=[entity, step_time(1)], how="left")
         entry = nw.col(wall)
     last = prep.lf.select(nw.col(wall or timestamp).max()).collect().item()
-    per_entity = per_entity.with_columns(_period_start(entry, freq).alias("period"))
+    per_entity = per_entity.with_columns(period_start(entry, freq).alias("period"))
     by_cols = list(spec.by)
     if by_cols:
         per_entity = label_breakdown(per_entity, spec.by)
@@ -368,7 +346,7 @@ def funnel_trend(
     if last is None:
         complete = nw.lit(False)
     else:
-        complete = (_period_end(nw.col("period"), freq) + spec.window) <= nw.lit(last)
+        complete = (period_end(nw.col("period"), freq) + spec.window) <= nw.lit(last)
     out = counts.with_columns(
         step.alias("step"),
         ratio("entities", "entities_first").alias("conversion_from_first"),

@@ -21,14 +21,12 @@ from kpiwidgets.metrics._frames import (
     datetime_column,
     drop_null_rows,
     materialize,
-    period_index,
-    period_index_of,
     prepare,
     ratio,
     time_range,
     wall_time,
 )
-from kpiwidgets.metrics._periods import check_period, period_start
+from kpiwidgets.metrics._periods import check_period, period_index, period_index_of, period_start
 
 __all__ = ["average_retention", "cohort_retention", "retention_triangle"]
 

@@ -19,13 +19,11 @@ from kpiwidgets.metrics._frames import (
     Prepared,
     datetime_column,
     drop_null_rows,
-    period_index,
-    period_index_of,
     prepare,
     ratio,
     time_range,
 )
-from kpiwidgets.metrics._periods import period_start
+from kpiwidgets.metrics._periods import period_index, period_index_of, period_start
 
 __all__ = ["logo_churn", "mrr_movements", "revenue_retention"]
 

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 import kpiwidgets as kw
-from kpiwidgets.metrics._frames import DroppedRowsWarning
+from kpiwidgets import DroppedRowsWarning
 
 # The package re-exports the function ``funnel`` under the module's name: import the module.
 fm = importlib.import_module("kpiwidgets.metrics.funnel")

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 import kpiwidgets as kw
-from kpiwidgets.metrics._frames import DroppedRowsWarning, period_index_of
+from kpiwidgets import DroppedRowsWarning
+from kpiwidgets.metrics._periods import period_index_of
 from kpiwidgets.metrics.retention import (
     average_retention,
     cohort_retention,

@@ -8,7 +8,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from kpiwidgets.metrics._frames import DroppedRowsWarning
+from kpiwidgets import DroppedRowsWarning
 from kpiwidgets.metrics.revenue import logo_churn, mrr_movements, revenue_retention
 
 
