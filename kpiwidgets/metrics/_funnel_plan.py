@@ -473,6 +473,10 @@ def setup(
         start=start,
         end=end,
     )
+    event_type = prep.lf.collect_schema()[event]
+    if event_type not in (nw.String, nw.Categorical) and not isinstance(event_type, nw.Enum):
+        # Event codes stored as numbers: steps name them as text ("3"), on every engine alike.
+        prep.lf = prep.lf.with_columns(nw.col(event).cast(nw.String))
     prep = drop_null_rows(
         prep, [entity, event, timestamp], name="events", checks=step_name_checks(spec)
     )

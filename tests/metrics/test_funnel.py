@@ -421,3 +421,18 @@ def test_trend_periods_and_bounds_are_in_the_data_zone():
     # A naive bound is wall time in the data's zone: 23:00 local lets the 23:30 entry in.
     assert kw.funnel(events, ["a", "b"], start="2024-01-31 23:00")["entities"].tolist() == [1, 1]
     assert kw.funnel(events, ["a", "b"], end="2024-01-31 23:00")["entities"].tolist() == [0, 0]
+
+
+def test_numeric_event_codes_are_named_as_text_on_every_engine():
+    # Entity 1 does events 10 then 20; entity 2 only 10.
+    events = pd.DataFrame(
+        {
+            "entity_id": [1, 1, 2],
+            "event": [10, 20, 10],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"]),
+        }
+    )
+    for frame in (events, pl.from_pandas(events)):
+        result = nw.from_native(kw.funnel(frame, ["10", "20"]))
+        assert result["entities"].to_list() == [2, 1]
+        assert result["step"].to_list() == ["10", "20"]
