@@ -236,6 +236,13 @@ class RetentionGrid(KPIWidget):
             if self.breakdown is None:
                 frame = _sum_breakdown(split, self.by)
             else:
+                values = split[self.by].drop_duplicates()
+                if not (values == self.breakdown).any():
+                    shown = ", ".join(map(str, sorted(values.astype(str))[:20]))
+                    raise ValueError(
+                        f"breakdown: expected one of the {self.by} values ({shown}) or None "
+                        f"for all, found {self.breakdown!r}"
+                    )
                 frame = split[split[self.by] == self.breakdown].drop(columns=self.by)
         start, end = self._floor(self.cohort_start), self._floor(self.cohort_end)
         if start is not None:

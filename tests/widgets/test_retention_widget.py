@@ -360,3 +360,11 @@ def test_rows_left_out_are_said_in_the_status_for_any_engine():
         grid = RetentionGrid(frame)
         assert "2 rows left out (null account_id: 1, null month: 1)" in grid._status.value
         assert grid.result["cohort_size"].tolist()[0] == 1  # January: a only
+
+
+def test_an_unknown_breakdown_value_is_said_in_the_widget(grid):
+    grid.breakdown = "carrier pigeon"
+    assert "breakdown: expected one of the channel values" in grid.error
+    assert "carrier pigeon" in grid.error and "referral" in grid.error
+    grid.breakdown = "referral"
+    assert grid.error == ""
