@@ -30,6 +30,18 @@ __all__ = ["ChartSlot", "KPIWidget", "csv_download_link", "html_table", "rows_le
 log = logging.getLogger("kpiwidgets")
 
 
+_STYLES = """<style>
+.kpi-table { border-collapse: collapse; font-size: 12px; margin: 4px 0; }
+.kpi-table th, .kpi-table td { padding: 3px 10px; text-align: right;
+  border-bottom: 1px solid #e0e0e0; white-space: nowrap; }
+.kpi-table th { border-bottom: 2px solid #999; background: #f6f6f6; }
+.kpi-table td:first-child, .kpi-table th:first-child { text-align: left; }
+.kpi-table-more, .kpi-table-note { color: #666; font-size: 11px; margin: 2px 0 6px; }
+.kpi-busy { opacity: 0.6; transition: opacity 0.2s; }
+.kpi-busy-label { color: #b35c00; }
+</style>"""
+
+
 class KPIWidget(widgets.VBox):
     """Base of the kpiwidgets composites.
 
@@ -46,6 +58,9 @@ class KPIWidget(widgets.VBox):
     last_update_seconds = traitlets.Float(0.0, help="Wall time of the last update.")
 
     def __init__(self, **kwargs: Any) -> None:
+        # Table styles for every kpiwidgets widget on the page (a <style> in an HTML widget
+        # applies page-wide; the rules only match kpiwidgets' own classes).
+        self._styles = widgets.HTML(_STYLES, layout=widgets.Layout(display="none"))
         self._status = widgets.HTML(layout=widgets.Layout(min_height="1.6em"))
         self._status.add_class("kpi-status")
         self._error_box = widgets.HTML(layout=widgets.Layout(display="none"))

@@ -249,6 +249,7 @@ class FunnelExplorer(KPIWidget):
         self._view_box = widgets.VBox([self._panels["Funnel"]])
         self._view_picker.observe(self._on_view, ["value"])
         self.children = [
+            self._styles,
             widgets.HTML("<b>Steps</b> (type or pick event names; drag to reorder)"),
             self._steps_input,
             widgets.HBox(
@@ -440,7 +441,14 @@ class FunnelExplorer(KPIWidget):
                 self._segments.value = "<i>Choose a breakdown to compare its segments.</i>"
             else:
                 table = _pandas(self._session.segments(steps, **settings))
-                self._segments.value = html_table(table, max_rows=50, css_class="kpi-table")
+                self._segments.value = (
+                    f"<b>Reached {html.escape(str(steps[-1]))}: each {html.escape(self.by)} "
+                    "against all the others</b>"
+                    + html_table(_readable_segments(table), max_rows=50, css_class="kpi-table")
+                    + "<div class='kpi-table-note'>p: two-proportion z-test, or Fisher's exact "
+                    "test under small counts; not corrected for multiple comparisons. "
+                    "* fewer than 30 entities.</div>"
+                )
 
     def _status_text(self) -> str:
         frame = _pandas(self.result)
@@ -503,6 +511,35 @@ def _default_steps(names: list[str]) -> list[str]:
     if all(step in names for step in LIFECYCLE):
         return list(LIFECYCLE)
     return names[:_DEFAULT_MAX_STEPS]
+
+
+def _readable_segments(table: pd.DataFrame) -> pd.DataFrame:
+    """The segment comparison as people read it: rates in %, the gap in points, p rounded."""
+    segment = table.columns[0]
+
+    def percent(values: pd.Series) -> list[str]:
+        return [f"{v:.1%}" if pd.notna(v) else "" for v in values]
+
+    def p_text(p: float) -> str:
+        return "" if pd.isna(p) else "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+    return pd.DataFrame(
+        {
+            segment: [
+                f"{v}{' *' if small else ''}"
+                for v, small in zip(table[segment], table["small_sample"], strict=True)
+            ],
+            "entered": table["entities"].map("{:,}".format),
+            "converted": table["converted"].map("{:,}".format),
+            "conversion": percent(table["conversion"]),
+            "rest": percent(table["rest_conversion"]),
+            "difference": [
+                f"{d * 100:+.1f} pts" if pd.notna(d) else "" for d in table["difference"]
+            ],
+            "test": table["test"],
+            "p": [p_text(p) for p in table["p_value"]],
+        }
+    )
 
 
 def _window_text(value: Any) -> str:

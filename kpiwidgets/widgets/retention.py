@@ -188,6 +188,7 @@ class RetentionGrid(KPIWidget):
         self._status.add_class("kpi-retention-status")
         self._controls = self._build_controls()
         self.children = [
+            self._styles,
             *self._controls,
             self._status,
             self._error_box,

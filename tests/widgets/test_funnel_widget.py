@@ -368,3 +368,14 @@ def test_a_timedelta_window_is_accepted_as_kw_funnel_accepts_it(demo):
     assert explorer.error == "" and explorer.window == "14D"
     assert_equal = pd.testing.assert_frame_equal
     assert_equal(explorer.result, kw.funnel(demo, LIFECYCLE, window=dt.timedelta(days=14)))
+
+
+def test_segments_view_shows_rates_in_percent_and_the_gap_in_points(explorer, demo):
+    explorer.by = "channel"
+    explorer._view_picker.value = "Segments"
+    table = kw.segment_comparison(demo, explorer.steps, by="channel", window=explorer.window)
+    row = table.iloc[0]
+    html_text = explorer._segments.value
+    assert f"{row['conversion']:.1%}" in html_text
+    assert f"{row['difference'] * 100:+.1f} pts" in html_text
+    assert f"{row['entities']:,}" in html_text
