@@ -19,13 +19,22 @@ from typing import Any
 
 import altair as alt
 import ipywidgets as widgets
+import narwhals.stable.v2 as nw
 import pandas as pd
 import traitlets
 
 from kpiwidgets.metrics import DroppedRowsWarning
 from kpiwidgets.widgets._chart import chart_widget
 
-__all__ = ["ChartSlot", "KPIWidget", "csv_download_link", "html_table", "rows_left_out"]
+__all__ = [
+    "ChartSlot",
+    "KPIWidget",
+    "csv_download_link",
+    "html_table",
+    "placeholder_chart",
+    "rows_left_out",
+    "to_pandas",
+]
 
 log = logging.getLogger("kpiwidgets")
 
@@ -210,3 +219,16 @@ def csv_download_link(frame: pd.DataFrame, *, filename: str, label: str) -> str:
         f'<a class="kpi-download" download="{html.escape(filename, quote=True)}" '
         f'href="data:text/csv;base64,{payload}">{html.escape(label)}</a>'
     )
+
+
+def to_pandas(frame: Any) -> pd.DataFrame:
+    """A metric result (any engine, eager or lazy) as pandas: widgets draw small results."""
+    native = nw.from_native(frame)
+    if isinstance(native, nw.LazyFrame):
+        native = native.collect()
+    return native.to_pandas()
+
+
+def placeholder_chart() -> alt.Chart:
+    """An empty chart for a slot whose real chart is drawn on first use."""
+    return alt.Chart(pd.DataFrame({"x": []})).mark_point()

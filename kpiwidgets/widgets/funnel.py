@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from typing import Any
 
@@ -26,16 +25,23 @@ from kpiwidgets.widgets._base import (
     csv_download_link,
     html_table,
     left_out_text,
+    placeholder_chart,
+    to_pandas,
+)
+from kpiwidgets.widgets._funnel_inputs import (
+    LIFECYCLE,
+    as_date,
+    default_steps,
+    describe_events,
+    readable_segments,
+    window_text,
 )
 
 __all__ = ["LIFECYCLE", "FunnelExplorer"]
 
-#: Default steps: the lead lifecycle of the canonical ``funnel_events`` table.
-LIFECYCLE = ["lead", "mql", "sql", "opportunity", "won"]
 _WINDOWS = ["1D", "7D", "14D", "30D", "60D", "90D", "180D", "365D"]
 _NO_BREAKDOWN = "(none)"
 _DRILL_ROWS = 10
-_DEFAULT_MAX_STEPS = 5
 _VIEWS = ("Funnel", "Trend", "Time to convert", "Segments")
 
 
@@ -96,18 +102,18 @@ class FunnelExplorer(KPIWidget):
     ) -> None:
         self._events = events
         self._columns = {"entity": entity, "event": event, "timestamp": timestamp}
-        self._event_names, self._breakdowns = _describe(events, entity, event, timestamp)
+        self._event_names, self._breakdowns = describe_events(events, entity, event, timestamp)
         self._session = FunnelSession(events, **self._columns)
         self._stale: set[str] = set()
         self._ready = False
         super().__init__()
         self.add_class("kpi-funnel-explorer")
         with self.hold_trait_notifications():
-            self.steps = steps if steps is not None else _default_steps(self._event_names)
+            self.steps = steps if steps is not None else default_steps(self._event_names)
             for name, value in funnel_kwargs.items():
                 if name not in ("window", "order", "attempts", "by", "start", "end", "freq"):
                     raise TypeError(f"FunnelExplorer got an unexpected argument {name!r}")
-                setattr(self, name, _window_text(value) if name == "window" else value)
+                setattr(self, name, window_text(value) if name == "window" else value)
         self._build()
         self._ready = True
         self._recompute()
@@ -151,10 +157,10 @@ class FunnelExplorer(KPIWidget):
             layout=widgets.Layout(width="230px"),
         )
         self._start_input = widgets.DatePicker(
-            value=_as_date(self.start), description="Entered from", layout=_auto()
+            value=as_date(self.start), description="Entered from", layout=_auto()
         )
         self._end_input = widgets.DatePicker(
-            value=_as_date(self.end), description="before", layout=_auto()
+            value=as_date(self.end), description="before", layout=_auto()
         )
         self._freq_input = widgets.Dropdown(
             options=[("day", "D"), ("week", "W"), ("month", "M"), ("quarter", "Q")],
@@ -207,16 +213,16 @@ class FunnelExplorer(KPIWidget):
         widgets.link(
             (self._start_input, "value"),
             (self, "start"),
-            transform=[_keep, lambda v: _as_date(v, self._start_input.value)],
+            transform=[_keep, lambda v: as_date(v, self._start_input.value)],
         )
         widgets.link(
             (self._end_input, "value"),
             (self, "end"),
-            transform=[_keep, lambda v: _as_date(v, self._end_input.value)],
+            transform=[_keep, lambda v: as_date(v, self._end_input.value)],
         )
 
         self._status.add_class("kpi-funnel-status")
-        self._funnel = ChartSlot(_empty_chart(), css_class="kpi-funnel-chart")
+        self._funnel = ChartSlot(placeholder_chart(), css_class="kpi-funnel-chart")
         self._funnel.on_select(STEP_SELECTION, self._on_click)
         self._drill = widgets.HTML()
         self._drill.add_class("kpi-funnel-dropoffs")
@@ -224,8 +230,8 @@ class FunnelExplorer(KPIWidget):
         self._download.add_class("kpi-funnel-download")
         self._download.on_click(self._prepare_csv)
         self._download_link = widgets.HTML()
-        self._trend = ChartSlot(_empty_chart(), css_class="kpi-funnel-trend")
-        self._ttc = ChartSlot(_empty_chart(), css_class="kpi-funnel-time")
+        self._trend = ChartSlot(placeholder_chart(), css_class="kpi-funnel-trend")
+        self._ttc = ChartSlot(placeholder_chart(), css_class="kpi-funnel-time")
         self._ttc_summary = widgets.HTML()
         self._segments = widgets.HTML()
         self._segments.add_class("kpi-funnel-segments")
@@ -329,7 +335,7 @@ class FunnelExplorer(KPIWidget):
         )
 
     def _overall_or_groups(self) -> pd.DataFrame:
-        frame = _pandas(self.result)
+        frame = to_pandas(self.result)
         if self.by is None:
             return frame
         return frame[frame[self.by] != TOTAL] if self.by in frame else frame
@@ -346,7 +352,7 @@ class FunnelExplorer(KPIWidget):
         if k is None or not 1 <= k <= len(self.steps):
             return None
         entities = self._session.entities(list(self.steps), furthest=k, **self._settings())
-        return _pandas(entities).reset_index(drop=True)
+        return to_pandas(entities).reset_index(drop=True)
 
     def _draw_drill(self) -> None:
         self._download_link.value = ""
@@ -363,7 +369,7 @@ class FunnelExplorer(KPIWidget):
             raise ValueError(f"selected_step: expected a step number 1..{last}, found {k}")
         count = self._count_stopped_at(k)
         # Only the rows shown cross over to pandas: filtered and cut in the engine.
-        first_rows = _pandas(
+        first_rows = to_pandas(
             self._session.entities(
                 list(self.steps), furthest=k, limit=_DRILL_ROWS, **self._settings()
             )
@@ -396,7 +402,7 @@ class FunnelExplorer(KPIWidget):
         if self.order == "any":
             entities = self._session.entities(list(self.steps), furthest=k, **self._settings())
             return int(nw.from_native(entities).lazy().select(nw.len()).collect().item())
-        frame = _pandas(self.result)
+        frame = to_pandas(self.result)
         if self.by is not None and self.by in frame:
             frame = frame[frame[self.by] == TOTAL]
         reached = frame.set_index("step_number")["entities"]
@@ -435,23 +441,23 @@ class FunnelExplorer(KPIWidget):
                     width=WIDGET_CHART_WIDTH,
                 )
             )
-            self._ttc_summary.value = html_table(_pandas(ttc.summary), css_class="kpi-table")
+            self._ttc_summary.value = html_table(to_pandas(ttc.summary), css_class="kpi-table")
         elif view == "Segments":
             if self.by is None:
                 self._segments.value = "<i>Choose a breakdown to compare its segments.</i>"
             else:
-                table = _pandas(self._session.segments(steps, **settings))
+                table = to_pandas(self._session.segments(steps, **settings))
                 self._segments.value = (
                     f"<b>Reached {html.escape(str(steps[-1]))}: each {html.escape(self.by)} "
                     "against all the others</b>"
-                    + html_table(_readable_segments(table), max_rows=50, css_class="kpi-table")
+                    + html_table(readable_segments(table), max_rows=50, css_class="kpi-table")
                     + "<div class='kpi-table-note'>p: two-proportion z-test, or Fisher's exact "
                     "test under small counts; not corrected for multiple comparisons. "
                     "* fewer than 30 entities.</div>"
                 )
 
     def _status_text(self) -> str:
-        frame = _pandas(self.result)
+        frame = to_pandas(self.result)
         if self.by is not None and self.by in frame:
             frame = frame[frame[self.by] == TOTAL]
         entered = int(frame["entities"].iloc[0]) if len(frame) else 0
@@ -478,103 +484,9 @@ class FunnelExplorer(KPIWidget):
         return " · ".join(p for p in parts if p)
 
 
-def _describe(events: Any, entity: str, event: str, timestamp: str) -> tuple[list[str], list[str]]:
-    """Event names by decreasing count, and the text columns usable as breakdowns."""
-    frame = nw.from_native(events)
-    lf = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
-    schema = lf.collect_schema()
-    missing = [c for c in (entity, event, timestamp) if c not in schema]
-    if missing:
-        raise ValueError(
-            f"FunnelExplorer: events table is missing column(s) {missing}; "
-            f"found {list(schema.names())}"
-        )
-    counts = (
-        lf.filter(~nw.col(event).is_null())
-        .group_by(event)
-        .agg(nw.len().alias("n"))
-        .sort("n", descending=True)
-        .collect()
-    )
-    names = [str(v) for v in counts[event].to_list()]
-    breakdowns = [
-        c
-        for c, dtype in schema.items()
-        if c not in (entity, event, timestamp) and dtype in (nw.String, nw.Categorical)
-    ]
-    return names, breakdowns
-
-
-def _default_steps(names: list[str]) -> list[str]:
-    """The lead lifecycle when present, else the most frequent event names (at most five: a
-    funnel of every event name in a log with hundreds of them would be unreadable and slow)."""
-    if all(step in names for step in LIFECYCLE):
-        return list(LIFECYCLE)
-    return names[:_DEFAULT_MAX_STEPS]
-
-
-def _readable_segments(table: pd.DataFrame) -> pd.DataFrame:
-    """The segment comparison as people read it: rates in %, the gap in points, p rounded."""
-    segment = table.columns[0]
-
-    def percent(values: pd.Series) -> list[str]:
-        return [f"{v:.1%}" if pd.notna(v) else "" for v in values]
-
-    def p_text(p: float) -> str:
-        return "" if pd.isna(p) else "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-    return pd.DataFrame(
-        {
-            segment: [
-                f"{v}{' *' if small else ''}"
-                for v, small in zip(table[segment], table["small_sample"], strict=True)
-            ],
-            "entered": table["entities"].map("{:,}".format),
-            "converted": table["converted"].map("{:,}".format),
-            "conversion": percent(table["conversion"]),
-            "rest": percent(table["rest_conversion"]),
-            "difference": [
-                f"{d * 100:+.1f} pts" if pd.notna(d) else "" for d in table["difference"]
-            ],
-            "test": table["test"],
-            "p": [p_text(p) for p in table["p_value"]],
-        }
-    )
-
-
-def _window_text(value: Any) -> str:
-    """A window as the control shows it: timedeltas as whole days or seconds ("14D")."""
-    if isinstance(value, dt.timedelta):
-        seconds = value.total_seconds()
-        return f"{seconds / 86400:g}D" if seconds % 86400 == 0 else f"{seconds:g}s"
-    return str(value)
-
-
-def _pandas(frame: Any) -> pd.DataFrame:
-    native = nw.from_native(frame)
-    if isinstance(native, nw.LazyFrame):
-        native = native.collect()
-    return native.to_pandas()
-
-
-def _as_date(value: Any, unreadable: dt.date | None = None) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    try:
-        return pd.Timestamp(value).date()
-    except (TypeError, ValueError):
-        return unreadable
-
-
 def _keep(value: Any) -> Any:
     return value
 
 
 def _auto() -> widgets.Layout:
     return widgets.Layout(width="auto")
-
-
-def _empty_chart() -> Any:
-    import altair as alt
-
-    return alt.Chart(pd.DataFrame({"x": []})).mark_bar().properties(width="container")

@@ -8,9 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import altair as alt
 import ipywidgets as widgets
-import narwhals.stable.v2 as nw
 import pandas as pd
 import traitlets
 
@@ -23,7 +21,15 @@ from kpiwidgets.charts.retention import (
     retention_heatmap,
 )
 from kpiwidgets.metrics.retention import average_retention, cohort_retention
-from kpiwidgets.widgets._base import ChartSlot, KPIWidget, left_out_text, rows_left_out
+from kpiwidgets.widgets._base import (
+    ChartSlot,
+    KPIWidget,
+    left_out_text,
+    placeholder_chart,
+    rows_left_out,
+    to_pandas,
+)
+from kpiwidgets.widgets._retention_data import columns_of, plural, sum_breakdown, with_attributes
 
 __all__ = ["RetentionGrid"]
 
@@ -167,7 +173,7 @@ class RetentionGrid(KPIWidget):
         super().__init__()
         self.add_class("kpi-retention")
         self._quiet = False
-        columns = _columns(activity)
+        columns = columns_of(activity)
         if value == _AUTO:
             value = "mrr" if "mrr" in columns else None
         if value_agg == _AUTO:
@@ -175,15 +181,15 @@ class RetentionGrid(KPIWidget):
         self.entity, self.timestamp, self.value, self.by = entity, timestamp, value, by
         self.value_agg = value_agg
         self._as_of, self._tz = as_of, tz
-        self._activity = _with_attributes(activity, attributes, entity=entity, by=by)
-        self._entities = entity_label or _plural(entity)
+        self._activity = with_attributes(activity, attributes, entity=entity, by=by)
+        self._entities = entity_label or plural(entity)
         self._cache: dict[tuple[str, str], pd.DataFrame] = {}
         self._left_out: dict[str, int] = {}  # rows the last scan left out (null ids, times)
         self._shown_cohorts: list[pd.Timestamp] = []
         self._summary = ""
 
-        self._grid = ChartSlot(_empty_chart(), css_class="kpi-retention-grid")
-        self._curves = ChartSlot(_empty_chart(), css_class="kpi-retention-curves")
+        self._grid = ChartSlot(placeholder_chart(), css_class="kpi-retention-grid")
+        self._curves = ChartSlot(placeholder_chart(), css_class="kpi-retention-curves")
         self._grid.on_select("cohort_pick", self._on_click)
         self._status.add_class("kpi-retention-status")
         self._controls = self._build_controls()
@@ -223,7 +229,7 @@ class RetentionGrid(KPIWidget):
                     as_of=self._as_of,
                     tz=self._tz,
                 )
-            self._cache[key] = _to_pandas(result)
+            self._cache[key] = to_pandas(result)
         return self._cache[key]
 
     def _derive(self, split: pd.DataFrame, *, every_value: bool = False) -> pd.DataFrame:
@@ -235,7 +241,7 @@ class RetentionGrid(KPIWidget):
         frame = split
         if self.by is not None and not every_value:
             if self.breakdown is None:
-                frame = _sum_breakdown(split, self.by)
+                frame = sum_breakdown(split, self.by)
             else:
                 values = split[self.by].drop_duplicates()
                 if not (values == self.breakdown).any():
@@ -333,7 +339,8 @@ class RetentionGrid(KPIWidget):
         if self.measure == "revenue" and self.value is None:
             raise ValueError(
                 "measure 'revenue' needs a value column to sum: pass value= (e.g. value='mrr') "
-                f"to RetentionGrid; the activity has columns {', '.join(_columns(self._activity))}"
+                "to RetentionGrid; the activity has columns "
+                + ", ".join(columns_of(self._activity))
             )
         if self.by is None and (self.breakdown is not None or self.curves == "breakdown"):
             raise ValueError("a breakdown needs a by= column: pass by= (and attributes=)")
@@ -552,73 +559,3 @@ class RetentionGrid(KPIWidget):
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _columns(frame: Any) -> list[str]:
-    return list(nw.from_native(frame).collect_schema().names())
-
-
-def _to_pandas(frame: Any) -> pd.DataFrame:
-    native = nw.from_native(frame)
-    if isinstance(native, nw.LazyFrame):
-        native = native.collect()
-    return native.to_pandas()
-
-
-def _plural(entity: str) -> str:
-    """``account_id`` → ``accounts``: how the status line counts entities."""
-    noun = entity.removesuffix("_id").replace("_", " ") or "entity"
-    return noun if noun.endswith("s") else noun + "s"
-
-
-def _with_attributes(activity: Any, attributes: Any, *, entity: str, by: str | None) -> Any:
-    """Join the ``by`` column of ``attributes`` (one row per entity) onto the activity."""
-    if attributes is None:
-        if by is not None and by not in _columns(activity):
-            raise ValueError(
-                f"RetentionGrid: by={by!r} is not a column of the activity "
-                f"({', '.join(_columns(activity))}); pass attributes= with a {by!r} column"
-            )
-        return activity
-    if by is None:
-        raise ValueError("RetentionGrid: attributes= needs by= naming the column to break down by")
-    names = _columns(attributes)
-    missing = [c for c in (entity, by) if c not in names]
-    if missing:
-        raise ValueError(
-            f"RetentionGrid: attributes needs columns {entity!r} and {by!r}, missing {missing}"
-        )
-    if by in _columns(activity):
-        raise ValueError(f"RetentionGrid: {by!r} is in both the activity and attributes")
-    table = nw.from_native(attributes).select(entity, by)
-    if isinstance(table, nw.DataFrame) and table[entity].is_duplicated().any():
-        raise ValueError(
-            f"RetentionGrid: attributes must have one row per {entity!r}; some appear twice"
-        )
-    joined = nw.from_native(activity).join(table, on=entity, how="left")
-    return nw.to_native(joined)
-
-
-def _sum_breakdown(split: pd.DataFrame, by: str) -> pd.DataFrame:
-    """All entities from a by-split result: the breakdown values partition each cohort.
-
-    Counts and values add up; the ratios are recomputed from the sums, exactly as the core
-    forms them (value retention is null where the period-0 value is 0).
-    """
-    sums = {"cohort_size": "sum", "retained": "sum", "is_complete": "first"}
-    with_value = "value" in split
-    if with_value:
-        sums["value"] = "sum"
-    total = split.drop(columns=by).groupby(["cohort", "period_number"], as_index=False).agg(sums)
-    total["retention"] = total["retained"] / total["cohort_size"]
-    columns = ["cohort", "period_number", "cohort_size", "retained", "retention"]
-    if with_value:
-        at_zero = total["period_number"] == 0
-        v0 = total["cohort"].map(total.loc[at_zero].set_index("cohort")["value"])
-        total["value_retention"] = (total["value"] / v0).where(v0 != 0)
-        columns += ["value", "value_retention"]
-    return total[[*columns, "is_complete"]]
-
-
-def _empty_chart() -> alt.Chart:
-    return alt.Chart(pd.DataFrame({"x": []})).mark_point().properties(width="container")
