@@ -144,8 +144,9 @@ def _bound(value: Any, name: str, zone: str | None) -> dt.datetime | None:
                 f"{name}: found the time-zone-aware {value!r} but the timestamps have no zone"
             )
     elif zone is not None:
-        # A naive bound is wall time in the data's zone.
-        ts = ts.tz_localize(zone, ambiguous=False, nonexistent="shift_forward")
+        # A naive bound is wall time in the data's zone; a wall time that happens twice (the
+        # hour repeated when clocks fall back) means its first occurrence.
+        ts = ts.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
     if zone is not None:
         # Funnels compute on UTC instants (order and windows are real durations).
         ts = ts.tz_convert("UTC").tz_localize(None)

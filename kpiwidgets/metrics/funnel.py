@@ -287,7 +287,9 @@ def funnel_trend(
         (period start), the ``by`` columns (as in :func:`funnel`), ``step``, ``step_number``,
         ``entities``, ``conversion_from_first`` = entities / entities at step 1 of that
         period, and ``is_complete``: false while period end + window lies after the last
-        timestamp in the data (entities of that period may still convert).
+        timestamp in the data (entities of that period may still convert). With tz-aware
+        timestamps periods are calendar periods in the data's zone and this comparison is
+        made on wall time, so across a daylight-saving change it can be off by that hour.
 
     Examples
     --------

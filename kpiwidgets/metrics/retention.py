@@ -98,10 +98,10 @@ def cohort_retention(
         ``cohort`` column is then in this zone.
     value_agg
         How ``value`` fills a cell: ``"sum"`` (default; flows such as orders or payments) or
-        ``"period_end"`` (snapshots such as MRR: only rows at the period's last timestamp in
-        the data count, so a quarter of monthly MRR rows is its third month's MRR rather than
-        three months added up — summing would make a cohort's partial first quarter look
-        small and its retention far above 100 %).
+        ``"period_end"`` (snapshots such as MRR: only rows in the period's last month in the
+        data count — its last day for ``"D"``/``"W"`` periods — so a quarter of monthly MRR
+        rows is its third month's MRR rather than three months added up; summing would make
+        a cohort's partial first quarter look small and its retention far above 100 %).
 
     Returns
     -------
@@ -167,12 +167,15 @@ def cohort_retention(
     max_k = cut_index - period_index_of(first, period)
 
     if value is not None and value_agg == "period_end":
-        in_period = period_index(nw.col("_t"), period).alias("_p")
-        at_end = nw.col("_t") == nw.col("_t").max().over("_p")
+        # The snapshot is the period's last month in the data (its last day for D and W
+        # periods), not one exact timestamp: accounts' snapshots may be dated on other days.
+        grain = "D" if period in ("D", "W") else "M"
+        snapshot = period_index(nw.col("_t"), grain).alias("_s")
+        at_end = nw.col("_s") == nw.col("_s").max().over("_p")
         rows = (
-            rows.with_columns(in_period)
+            rows.with_columns(period_index(nw.col("_t"), period).alias("_p"), snapshot)
             .with_columns(nw.when(at_end).then(nw.col("_v")).otherwise(0.0).alias("_v"))
-            .drop("_p")
+            .drop("_p", "_s")
         )
     if mode == "on":
         cells = _cells_on(rows, keys, period, with_value=value is not None)

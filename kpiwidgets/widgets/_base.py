@@ -83,7 +83,8 @@ class KPIWidget(widgets.VBox):
         ``work`` returns the status text to show (or None). Returns True on success.
         """
         started = time.perf_counter()
-        with self._busy(busy_label):
+        # Rows a metric leaves out are said in the status line, not as warnings in the page.
+        with self._busy(busy_label), rows_left_out():
             try:
                 status = work()
             except Exception as exc:
@@ -135,15 +136,13 @@ class ChartSlot:
     """
 
     def __init__(self, chart: alt.TopLevelMixin, *, css_class: str) -> None:
-        with alt.data_transformers.enable(max_rows=None):
+        with _inline_rows_unlimited():
             self.widget = chart_widget(chart, css_class="kpi-chart")
         self.widget.add_class(css_class)
         self._observers: list[tuple[str, Callable[[Any], None]]] = []
 
     def update(self, chart: alt.TopLevelMixin) -> None:
-        # Widgets send only aggregated results, but a daily retention grid or a long trend can
-        # pass Altair's default 5,000-row guard for inline data; lift it for this chart only.
-        with alt.data_transformers.enable(max_rows=None):
+        with _inline_rows_unlimited():
             self.widget.chart = chart
         for name, callback in self._observers:
             self._register(name, callback)
@@ -186,6 +185,21 @@ def left_out_text(counts: dict[str, int]) -> str:
         return ""
     detail = ", ".join(f"{k}: {v:,}" for k, v in counts.items() if k != "rows left out")
     return html.escape(f"{total:,} rows left out ({detail})")
+
+
+@contextmanager
+def _inline_rows_unlimited() -> Iterator[None]:
+    """Lift Altair's 5,000-row guard on inline data while a widget chart is built.
+
+    Widgets send only aggregated results, but a daily retention grid or a long trend can pass
+    the guard. Only Altair's default transformer has it; a user who chose another transformer
+    ("json", "csv", ...) keeps theirs untouched. The previous setting is restored on exit.
+    """
+    if alt.data_transformers.active != "default":
+        yield
+        return
+    with alt.data_transformers.enable("default", max_rows=None):
+        yield
 
 
 def html_table(frame: pd.DataFrame, *, max_rows: int = 20, css_class: str = "") -> str:

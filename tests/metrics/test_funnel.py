@@ -436,3 +436,17 @@ def test_numeric_event_codes_are_named_as_text_on_every_engine():
         result = nw.from_native(kw.funnel(frame, ["10", "20"]))
         assert result["entities"].to_list() == [2, 1]
         assert result["step"].to_list() == ["10", "20"]
+
+
+def test_a_naive_bound_in_the_repeated_hour_means_its_first_occurrence():
+    # 2024-11-03 01:40 happens twice in New York: a at 01:40 EDT (05:40 UTC), b at 01:40 EST
+    # (06:40 UTC). start="01:30" is 01:30 EDT (05:30 UTC), so both entries are in range.
+    events = pd.DataFrame(
+        {
+            "entity_id": ["a", "b"],
+            "event": ["lead", "lead"],
+            "timestamp": [_utc("2024-11-03 05:40"), _utc("2024-11-03 06:40")],
+        }
+    )
+    assert kw.funnel(events, ["lead"], start="2024-11-03 01:30")["entities"].tolist() == [2]
+    assert kw.funnel(events, ["lead"], end="2024-11-03 01:30")["entities"].tolist() == [0]

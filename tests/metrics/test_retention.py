@@ -427,3 +427,15 @@ def test_value_agg_period_end_takes_each_quarters_last_month_snapshot():
     assert snap["retained"].tolist() == summed["retained"].tolist() == [2, 2]
     with pytest.raises(ValueError, match="value_agg"):
         kw.cohort_retention(revenue, value="mrr", value_agg="mean")
+
+
+def test_value_agg_period_end_takes_each_accounts_snapshot_in_the_last_month():
+    # A's MRR is stamped on the 5th, B's on the 20th: both are March snapshots of Q1.
+    rows = [("A", f"2024-0{m}-05", 100.0) for m in (1, 2, 3)]
+    rows += [("B", f"2024-0{m}-20", 50.0) for m in (1, 2, 3)]
+    activity = pd.DataFrame(rows, columns=["account_id", "month", "mrr"])
+    activity["month"] = pd.to_datetime(activity["month"])
+    got = kw.cohort_retention(
+        activity, period="Q", value="mrr", value_agg="period_end", as_of="2024-03-31"
+    )
+    assert got["value"].tolist() == [150.0]

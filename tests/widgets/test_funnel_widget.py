@@ -313,22 +313,21 @@ def test_status_counts_the_rows_left_out_for_nulls():
     events = _log(rows)
     nulls = int(events[["entity_id", "event", "timestamp"]].isna().any(axis=1).sum())
     assert nulls == 4
-    with pytest.warns(kw.DroppedRowsWarning):
+    # Said in the status line, not as a warning in the page.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", kw.DroppedRowsWarning)
         explorer = kw.FunnelExplorer(events, steps=["lead", "won"])
     # Per column: two null entity ids, one null event, one null timestamp.
     said = f"{nulls} rows left out (null entity_id: 2, null event: 1, null timestamp: 1)"
     assert said in explorer._status.value
     assert explorer.result["entities"].tolist() == [3, 1]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", kw.DroppedRowsWarning)
-        explorer.window = "1h"
+    explorer.window = "1h"
     assert explorer.result["entities"].tolist() == [3, 0]
     assert said in explorer._status.value
     # The same for a polars frame (no pandas attrs to carry the counts).
     import polars as pl
 
-    with pytest.warns(kw.DroppedRowsWarning):
-        on_polars = kw.FunnelExplorer(pl.from_pandas(events), steps=["lead", "won"])
+    on_polars = kw.FunnelExplorer(pl.from_pandas(events), steps=["lead", "won"])
     assert said in on_polars._status.value
 
 
@@ -379,3 +378,13 @@ def test_segments_view_shows_rates_in_percent_and_the_gap_in_points(explorer, de
     assert f"{row['conversion']:.1%}" in html_text
     assert f"{row['difference'] * 100:+.1f} pts" in html_text
     assert f"{row['entities']:,}" in html_text
+
+
+def test_a_users_json_data_transformer_is_left_alone(demo, tmp_path, monkeypatch):
+    import altair as alt
+
+    monkeypatch.chdir(tmp_path)  # the json transformer writes its data files here
+    with alt.data_transformers.enable("json"):
+        explorer = kw.FunnelExplorer(demo)
+        assert explorer.error == "" and alt.data_transformers.active == "json"
+    assert explorer.result["entities"].iloc[0] == demo["entity_id"].nunique()
