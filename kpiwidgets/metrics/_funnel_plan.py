@@ -441,39 +441,18 @@ def apply_window(chain: nw.LazyFrame, spec: FunnelSpec, window: dt.timedelta) ->
     return out
 
 
-def setup(
-    events: Any,
-    steps: Steps,
-    *,
-    entity: str,
-    event: str,
-    timestamp: str,
-    window: Any,
-    order: str,
-    attempts: str,
-    by: str | Sequence[str] | None,
-    start: Any,
-    end: Any,
-) -> tuple[Prepared, FunnelSpec, nw.LazyFrame]:
-    """Validate, route to a lazy engine, drop (and count) null rows, check step names."""
+def setup(events: Any, steps: Steps, **params: Any) -> tuple[Prepared, FunnelSpec, nw.LazyFrame]:
+    """Validate, route to a lazy engine, drop (and count) null rows, check step names.
+
+    ``params`` are :func:`make_spec`'s keywords (the public functions' funnel parameters).
+    """
     prep = prepare(events, name="events", instants=True)
     if prep.kind == "pyarrow":
         # narwhals' pyarrow backend lacks the window functions the plan needs; Arrow tables are
         # scanned by DuckDB zero-copy and the result goes back to Arrow in ``finish``.
         prep.lf = nw.from_native(_connection().from_arrow(prep.lf.collect().to_native()))
-    spec = make_spec(
-        prep,
-        steps,
-        entity=entity,
-        event=event,
-        timestamp=timestamp,
-        window=window,
-        order=order,
-        attempts=attempts,
-        by=by,
-        start=start,
-        end=end,
-    )
+    spec = make_spec(prep, steps, **params)
+    entity, event, timestamp = spec.entity, spec.event, spec.timestamp
     event_type = prep.lf.collect_schema()[event]
     if event_type not in (nw.String, nw.Categorical) and not isinstance(event_type, nw.Enum):
         # Event codes stored as numbers: steps name them as text ("3"), on every engine alike.
