@@ -1,7 +1,7 @@
 """Browser test harness: a real Voila server, the system Chromium, and no outside network.
 
-* One Voila server per test session (per xdist worker) on 127.0.0.1 and a free port, serving
-  ``notebooks/`` exactly as ``kpiwidgets serve`` does.
+* One ``kpiwidgets serve`` (Voila) per test session (per xdist worker) on 127.0.0.1 and a free
+  port, serving ``notebooks/``.
 * Chromium comes from ``$KPIWIDGETS_CHROMIUM`` or the PATH (``chromium``, ``chromium-browser``,
   ``google-chrome``); Playwright's own browser download does not work on our machines.
   Without a browser the tests are skipped, except under ``CI=true`` where that is a failure.
@@ -82,47 +82,58 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def voila_url(tmp_path_factory):
-    """Start Voila over notebooks/ and return its base URL; stopped at the end of the session."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("voila") / "voila.log"
-    command = [
-        sys.executable,
-        "-m",
-        "voila",
-        str(NOTEBOOKS),
-        "--no-browser",
-        f"--port={port}",
-        "--Voila.ip=127.0.0.1",
-        "--template=kpiwidgets",  # as `kpiwidgets serve` does
-        "--VoilaConfiguration.show_tracebacks=True",
-    ]
+def start_server(command, *, cwd, log: Path, base: str, env=None, timeout: float = 60):
+    """Start ``command`` (a web server) and wait until ``base`` answers; returns the process."""
     with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=NOTEBOOKS, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + timeout
     while True:
         try:
             with urllib.request.urlopen(base + "/", timeout=2):
-                break
+                return process
         except (urllib.error.URLError, ConnectionError, OSError):
             if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"Voila did not start:\n{log.read_text()}") from None
+                stop_server(process)
+                raise RuntimeError(f"{command[0]} did not start:\n{log.read_text()}") from None
             time.sleep(0.3)
-    yield base
+
+
+def stop_server(process) -> None:
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def voila_url(tmp_path_factory):
+    """``kpiwidgets serve`` over notebooks/; its base URL, stopped at the end of the session."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("voila") / "voila.log"
+    # The README's command itself (`kpiwidgets serve`), with tracebacks shown for debugging.
+    command = [
+        sys.executable,
+        "-m",
+        "kpiwidgets",
+        "serve",
+        "--no-browser",
+        "--tracebacks",
+        f"--port={port}",
+    ]
+    base = f"http://127.0.0.1:{port}"
+    process = start_server(command, cwd=NOTEBOOKS, log=log, base=base)
+    yield base
+    stop_server(process)
 
 
 @pytest.fixture
@@ -131,10 +142,9 @@ def blocked_requests():
     return []
 
 
-@pytest.fixture
-def app_page(page, voila_url, blocked_requests):
-    """A Playwright page that can reach only the Voila server, with a generous timeout."""
-    allowed = urlparse(voila_url).netloc
+def only_local(page, base_url: str, blocked: list[str]) -> None:
+    """Abort every request ``page`` makes to a host other than ``base_url``'s, recording it."""
+    allowed = urlparse(base_url).netloc
 
     def route(request_route):
         url = request_route.request.url
@@ -142,16 +152,26 @@ def app_page(page, voila_url, blocked_requests):
         if parsed.scheme in ("data", "blob") or parsed.netloc == allowed:
             request_route.continue_()
         else:
-            blocked_requests.append(url)
+            blocked.append(url)
             request_route.abort()
 
     page.route("**/*", route)
     page.set_default_timeout(APP_TIMEOUT_MS)
+
+
+@pytest.fixture
+def app_page(page, voila_url, blocked_requests):
+    """A Playwright page that can reach only the Voila server, with a generous timeout."""
+    only_local(page, voila_url, blocked_requests)
     return page
 
 
-def open_app(page, voila_url: str, name: str, query: str = "") -> None:
-    """Open ``notebooks/<name>.ipynb`` as an app and wait until Voila finished executing it."""
-    page.goto(f"{voila_url}/voila/render/{name}.ipynb{query}", timeout=APP_TIMEOUT_MS)
+def open_app(page, voila_url: str, name: str, query: str = ""):
+    """Open ``notebooks/<name>.ipynb`` as an app and wait until Voila finished executing it.
+
+    Returns the page's HTTP response.
+    """
+    response = page.goto(f"{voila_url}/voila/render/{name}.ipynb{query}", timeout=APP_TIMEOUT_MS)
     # Voila removes its loading spinner once every cell ran.
     page.wait_for_selector("#loading", state="hidden", timeout=APP_TIMEOUT_MS)
+    return response
