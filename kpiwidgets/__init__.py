@@ -6,7 +6,8 @@
 """
 
 from kpiwidgets import charts
-from kpiwidgets.datasets import TABLES, Dataset, load_demo, read_dataset
+from kpiwidgets._warnings import DataQualityWarning
+from kpiwidgets.datasets import PRESETS, TABLES, Dataset, load_demo, read_dataset
 from kpiwidgets.metrics import (
     DroppedRowsWarning,
     FunnelSession,
@@ -30,7 +31,9 @@ from kpiwidgets.widgets.retention import RetentionGrid
 __version__ = "0.1.0"
 
 __all__ = [
+    "PRESETS",
     "TABLES",
+    "DataQualityWarning",
     "Dataset",
     "DroppedRowsWarning",
     "FunnelExplorer",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DroppedRowsWarning"]
+__all__ = ["DataQualityWarning", "DroppedRowsWarning"]
 
 
 class DroppedRowsWarning(UserWarning):
@@ -15,3 +15,14 @@ class DroppedRowsWarning(UserWarning):
     def __init__(self, message: str, counts: dict[str, int] | None = None) -> None:
         super().__init__(message)
         self.counts = dict(counts or {})
+
+
+class DataQualityWarning(UserWarning):
+    """A dataset's rows are kept but inconsistent (a deal closed before it was created, ...).
+
+    ``findings`` is the frame ``Dataset.quality()`` returns.
+    """
+
+    def __init__(self, message: str, findings=None) -> None:
+        super().__init__(message)
+        self.findings = findings

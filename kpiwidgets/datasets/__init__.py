@@ -2,6 +2,7 @@
 
 from kpiwidgets.datasets.dataset import Dataset, read_dataset
 from kpiwidgets.datasets.demo import load_demo
+from kpiwidgets.datasets.presets import PRESETS
 from kpiwidgets.datasets.schema import TABLES
 
-__all__ = ["TABLES", "Dataset", "load_demo", "read_dataset"]
+__all__ = ["PRESETS", "TABLES", "Dataset", "load_demo", "read_dataset"]

@@ -94,6 +94,10 @@ def opportunities_frame(
             "closed_at": cfg.to_timestamps(deals.closed),
             "status": cfg.labels(("open", "won", "lost"), deals.status),
             "amount": deals.amount,
+            # Open deals only: when the rep expects them to close (after the data's as-of).
+            "expected_close_at": cfg.to_timestamps(
+                np.where(deals.status == OPEN, deals.natural_close, np.nan)
+            ),
         }
     )
 

@@ -1,14 +1,19 @@
 """`Dataset`: the canonical tables of one company, validated once on the way in.
 
-Decisions (documented for users in ``Dataset``'s docstring):
+Decisions (documented for users in ``Dataset``'s docstring and ``docs/reading-data.md``):
 
 * Only a table's required columns must be present; optional columns are validated when given.
-* pandas tables are repaired where the intent is unambiguous: text timestamps and numbers are
-  parsed. A column where most values cannot be parsed is the wrong kind and an error. A few
-  unparseable values, and null ids or timestamps in required columns, make their rows unusable:
-  those rows are left out and counted in ``Dataset.dropped`` (and a warning says so).
-* Other engines' frames (polars, DuckDB, PySpark, ...) are checked by schema only and kept as
-  they are: they are never collected here.
+* pandas tables are repaired where the intent is unambiguous and refused where it is not:
+  text timestamps and numbers are read with one format per column, inferred from all the
+  column's values (``_formats``); a column that reads two ways is an error asking for
+  ``dayfirst=`` / ``decimal=``. A column where most values cannot be parsed is the wrong kind
+  and an error. A few unparseable values, null ids or timestamps in required columns, and
+  duplicated keys resolved with ``duplicates="first"/"last"`` make rows unusable: they are
+  left out and counted in ``Dataset.dropped`` (and a warning says so).
+* Consistency findings (a deal closed before it was created, ...) never drop rows: they are
+  listed by ``Dataset.quality()`` and shown once as a warning.
+* Other engines' frames (polars, DuckDB, PySpark, ...) are checked by schema and key
+  uniqueness and kept as they are: they are never collected here.
 """
 
 from __future__ import annotations
@@ -22,24 +27,21 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from kpiwidgets._warnings import DroppedRowsWarning
-from kpiwidgets.datasets.schema import TABLES, Column, Table
+from kpiwidgets._warnings import DataQualityWarning, DroppedRowsWarning
+from kpiwidgets.datasets._files import file_table_name, read_table_file
+from kpiwidgets.datasets._quality import quality_findings
+from kpiwidgets.datasets._validate import Options, normalise, validate_table
+from kpiwidgets.datasets.presets import PRESETS
+from kpiwidgets.datasets.schema import TABLES
 
 __all__ = ["Dataset", "read_dataset"]
-
-# Above this share of unparseable values a column is taken to be the wrong kind (an error),
-# below it the bad values are treated as dirty rows (left out and counted).
-_WRONG_KIND_SHARE = 0.5
-_KIND_WORDS = {
-    "id": "identifiers (text or integers)",
-    "text": "text labels",
-    "timestamp": "timestamps",
-    "number": "numbers",
-}
 
 
 class Dataset:
     """The canonical tables of one company (see ``kw.TABLES`` for names and columns).
+
+    **A number we show is right, or we say why we cannot show it**: text is read one way per
+    column or refused, unusable rows are left out *and counted*, nothing is guessed silently.
 
     Parameters
     ----------
@@ -47,6 +49,38 @@ class Dataset:
         Renames from your column names to canonical ones. Either one mapping applied to every
         table (``{"Lead ID": "lead_id"}``) or one per table
         (``{"leads": {"Created": "created_at"}}``).
+    dayfirst:
+        How numeric dates such as ``01-02-2024`` are written. ``None`` (default) infers it per
+        column from all its values: a value that reads only one way (``26-02-2018``) decides
+        the column, and a column whose every value reads both ways takes the order of the
+        table's other date columns. Values that contradict each other, or a table where no
+        value decides, raise a ``ValueError`` naming the column and two examples. ISO dates
+        (``2024-02-01``) are never ambiguous. ``True``/``False`` says it for every column;
+        values written the other way are then unparseable (left out and counted).
+    decimal:
+        The decimal mark of numbers written as text, ``"."`` or ``","``; ``None`` (default)
+        infers it per column the same way (``1.200,50`` or ``0,75`` decide a comma,
+        ``1,234,567`` or ``1.5`` a point, ``1,200`` alone reads both ways). Currency symbols
+        and codes, spaces and apostrophes are stripped; thousands groups must have three
+        digits, so ``1,5`` is never read as 15.
+    date_format:
+        A strftime format for every date column (``"%d/%m/%Y %H:%M"``), or a mapping by column
+        name (``{"created_at": ...}``) or by table and column (``{"leads": {"created_at":
+        ...}}``). Overrides inference; values that do not match are unparseable.
+    values:
+        Maps a column's values onto ours, by table and column:
+        ``{"opportunities": {"status": {"Closed Won": "won", "Closed Lost": "lost"}}}``. Keys
+        match ignoring case and surrounding spaces, as our own values always do (``" Won"``
+        is ``won``).
+    duplicates:
+        A table's key (``lead_id`` in leads, ``opportunity_id`` in opportunities,
+        ``content_id`` in content) must be unique, or a row would be counted twice.
+        ``"raise"`` (default): an error with the count and examples. ``"first"`` / ``"last"``
+        keep one row per key (in row order) and count the others in :attr:`dropped`.
+    preset:
+        ``"salesforce"`` or ``"hubspot"``: map that CRM's export headers and stage values
+        onto ours (``kw.PRESETS`` holds the mappings); ``columns=`` and ``values=`` apply on
+        top.
     errors:
         ``"drop"`` (default): rows with a null id/timestamp in a required column, or a value
         that does not parse, are left out and counted in :attr:`dropped`. ``"raise"``: any
@@ -54,23 +88,37 @@ class Dataset:
     **tables:
         Frames by canonical table name (``leads=df``): pandas, or any narwhals-supported
         frame (polars, pyarrow, DuckDB, PySpark, ...). Missing tables are fine; a KPI that
-        needs one says so by name.
+        needs one says so by name. Text is read (dates, numbers, values) for pandas frames;
+        other engines' frames must already have the right types.
+
+    An open deal's close date (``status == "open"`` with a ``closed_at``) is when it is
+    *expected* to close: it moves to ``expected_close_at`` and is never a closed date.
+
+    Attributes
+    ----------
+    dropped:
+        ``{table: {reason: rows, ..., "rows left out": total}}`` for every row left out.
+    formats:
+        ``{table: {column: format}}``: the format each text column was read with
+        (``"%d-%m-%Y"``, ``"ISO8601"``, ``"decimal ','"``).
 
     Raises
     ------
     ValueError
-        One error listing every problem: unknown table names, missing required columns, and
-        columns of the wrong kind, each naming the table, the column, what was expected and
-        what was found.
+        One error listing every problem: unknown table names, missing required columns,
+        columns of the wrong kind, ambiguous or contradicting dates and numbers, duplicated
+        keys, each naming the table, the column, what was expected and what was found.
 
     Examples
     --------
     >>> import pandas as pd
     >>> import kpiwidgets as kw
-    >>> leads = pd.DataFrame({"Lead": ["L1", "L2"], "created": ["2024-01-05", "2024-02-10"]})
+    >>> leads = pd.DataFrame({"Lead": ["L1", "L2"], "created": ["05-01-2024", "26-02-2024"]})
     >>> ds = kw.Dataset(leads=leads, columns={"Lead": "lead_id", "created": "created_at"})
-    >>> ds.leads.dtypes["created_at"]
-    dtype('<M8[us]')
+    >>> ds.leads.created_at.dt.strftime("%d %B").tolist()
+    ['05 January', '26 February']
+    >>> ds.formats
+    {'leads': {'created_at': '%d-%m-%Y'}}
     >>> ds
     Dataset(leads: 2 rows)
     """
@@ -79,29 +127,48 @@ class Dataset:
         self,
         *,
         columns: Mapping[str, Any] | None = None,
+        dayfirst: bool | None = None,
+        decimal: str | None = None,
+        date_format: str | Mapping[str, Any] | None = None,
+        values: Mapping[str, Mapping[str, Mapping[Any, Any]]] | None = None,
+        duplicates: str = "raise",
+        preset: str | None = None,
         errors: str = "drop",
         **tables: Any,
     ) -> None:
-        if errors not in ("drop", "raise"):
-            raise ValueError(f"Dataset: errors must be 'drop' or 'raise', found {errors!r}")
+        _check_options(errors=errors, dayfirst=dayfirst, decimal=decimal, duplicates=duplicates)
         unknown = sorted(set(tables) - set(TABLES))
         if unknown:
             raise ValueError(
                 f"Dataset: unknown table(s) {', '.join(map(repr, unknown))}; "
                 f"expected some of: {', '.join(TABLES)}"
             )
+        entry = _preset(preset)
+        options = Options(
+            errors=errors,
+            dayfirst=dayfirst,
+            decimal=decimal,
+            date_format=date_format,
+            values=_merge_values(entry.get("values", {}), values or {}),
+            duplicates=duplicates,
+        )
         problems: list[str] = []
         self._tables: dict[str, Any] = {}
         self.dropped: dict[str, dict[str, int]] = {}
+        self.formats: dict[str, dict[str, str]] = {}
         for name, frame in tables.items():
             if frame is None:
                 continue
-            renames = _renames_for(name, columns)
-            checked, dropped = _validate(TABLES[name], frame, renames, errors, problems)
-            if checked is not None:
-                self._tables[name] = checked
-            if dropped:
-                self.dropped[name] = dropped
+            names = _column_names(frame)
+            renames = resolve_renames(name, names, columns, entry) if names is not None else {}
+            checked = validate_table(TABLES[name], frame, renames, options, problems)
+            if checked is None:
+                continue
+            self._tables[name] = checked.frame
+            if checked.dropped:
+                self.dropped[name] = checked.dropped
+            if checked.formats:
+                self.formats[name] = checked.formats
         if problems:
             raise ValueError(
                 f"Dataset: {len(problems)} problem(s) with the input tables:\n"
@@ -110,10 +177,45 @@ class Dataset:
         for name, counts in self.dropped.items():
             detail = ", ".join(f"{k}: {v}" for k, v in counts.items() if k != "rows left out")
             warnings.warn(
-                f"table {name!r}: left out {counts['rows left out']} unusable row(s) ({detail})",
-                DroppedRowsWarning,
+                DroppedRowsWarning(
+                    f"table {name!r}: left out {counts['rows left out']} unusable row(s) "
+                    f"({detail})",
+                    counts,
+                ),
                 stacklevel=2,
             )
+        self._quality: pd.DataFrame | None = None
+        if all(_is_pandas(f) for f in self._tables.values()):
+            findings = self.quality()
+            if len(findings):
+                lines = [
+                    f"{r.table}: {r.check}: {r.rows} row(s) (e.g. {', '.join(r.examples)})"
+                    for r in findings.itertuples()
+                ]
+                warnings.warn(
+                    DataQualityWarning(
+                        "data quality: rows kept, but worth a look (ds.quality() lists them):\n"
+                        + "\n".join(f"- {line}" for line in lines),
+                        findings,
+                    ),
+                    stacklevel=2,
+                )
+
+    def quality(self) -> pd.DataFrame:
+        """Consistency findings: one row per (table, check) that found rows.
+
+        Columns ``table``, ``check``, ``rows`` (how many rows fail it) and ``examples`` (a few
+        of their ids). Checks never drop rows; a metric that cannot use a row (a negative
+        duration) leaves it out and says so itself. The checks: leads reaching MQL before
+        they were created, SQL before MQL, a first response before creation; deals closed
+        before they were created, won without a positive amount, won or lost without a close
+        date; deals, touches and stage
+        history entries referring to a lead or deal that is not in its table; forecast
+        snapshots taken after their period ended.
+        """
+        if self._quality is None:
+            self._quality = quality_findings(self._tables)
+        return self._quality.copy()
 
     # -- access ----------------------------------------------------------------------------
     @property
@@ -154,11 +256,13 @@ class Dataset:
 
     def summary(self) -> pd.DataFrame:
         """One row per table: ``table``, ``rows``, ``columns``, ``time_column``, ``first``,
-        ``last`` (the range of the table's main timestamp) and ``rows_left_out``.
+        ``last`` (the range of the table's main timestamp), ``rows_left_out`` (see
+        :attr:`dropped`) and ``quality_findings`` (rows flagged by :meth:`quality`).
 
         Computed by each table's own engine; only these aggregates are collected.
         """
         rows = []
+        flagged = self.quality().groupby("table")["rows"].sum()
         for name in self.tables:
             lf = nw.from_native(self._tables[name]).lazy()
             names = lf.collect_schema().names()
@@ -185,6 +289,7 @@ class Dataset:
                     "first": stats["first"][0],
                     "last": stats["last"][0],
                     "rows_left_out": self.dropped.get(name, {}).get("rows left out", 0),
+                    "quality_findings": int(flagged.get(name, 0)),
                 }
             )
         return pd.DataFrame(rows)
@@ -206,228 +311,195 @@ class Dataset:
         )
 
 
-def _renames_for(table: str, columns: Mapping[str, Any] | None) -> dict[str, str]:
-    if not columns:
+def _check_options(**given: Any) -> None:
+    allowed = {
+        "errors": ("drop", "raise"),
+        "dayfirst": (None, True, False),
+        "decimal": (None, ".", ","),
+        "duplicates": ("raise", "first", "last"),
+    }
+    for name, value in given.items():
+        if not any(value is a or (isinstance(a, str) and value == a) for a in allowed[name]):
+            choices = ", ".join(map(repr, allowed[name]))
+            raise ValueError(f"Dataset: {name} must be one of {choices}, found {value!r}")
+
+
+def _preset(preset: str | None) -> dict[str, Any]:
+    if preset is None:
         return {}
-    if any(isinstance(v, Mapping) for v in columns.values()):
-        return dict(columns.get(table, {}))
-    return dict(columns)
+    key = normalise(preset)
+    if key not in PRESETS:
+        raise ValueError(
+            f"Dataset: unknown preset {preset!r}; expected one of: {', '.join(PRESETS)}"
+        )
+    return PRESETS[key]
 
 
-def _validate(
-    table: Table,
-    frame: Any,
-    renames: dict[str, str],
-    errors: str,
-    problems: list[str],
-) -> tuple[Any, dict[str, int]]:
+def _merge_values(preset: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Per table and column, the user's value mappings on top of the preset's."""
+    merged: dict[str, dict[str, dict[Any, Any]]] = {}
+    for source in (preset, given):
+        for table, per_column in source.items():
+            if table not in TABLES:
+                raise ValueError(
+                    f"Dataset: values= names an unknown table {table!r}; "
+                    f"expected some of: {', '.join(TABLES)}"
+                )
+            for column, mapping in per_column.items():
+                merged.setdefault(table, {}).setdefault(column, {}).update(mapping)
+    return merged
+
+
+def _column_names(frame: Any) -> list[str] | None:
     try:
-        nw_frame = nw.from_native(frame.to_native() if hasattr(frame, "to_native") else frame)
+        return nw.from_native(frame).collect_schema().names()
     except TypeError:
-        problems.append(f"table {table.name!r}: expected a dataframe, found {type(frame).__name__}")
-        return None, {}
-    if renames:
-        present = set(nw_frame.collect_schema().names())
-        nw_frame = nw_frame.rename({k: v for k, v in renames.items() if k in present})
-    names = nw_frame.collect_schema().names()
-    missing = [c for c in table.required if c not in names]
-    if missing:
-        problems.append(
-            f"table {table.name!r}: missing required column(s) {', '.join(map(repr, missing))}; "
-            f"found columns: {', '.join(map(repr, names))}"
-        )
-    if isinstance(nw_frame, nw.DataFrame) and nw_frame.implementation.is_pandas():
-        return _repair_pandas(table, nw_frame.to_native(), errors, problems)
-    _check_schema(table, nw_frame, problems)
-    return nw_frame.to_native(), {}
+        return None
 
 
-def _check_schema(table: Table, frame: nw.DataFrame | nw.LazyFrame, problems: list[str]) -> None:
-    """Schema-only check for non-pandas engines: the dtype must already be of the right kind."""
-    for name, dtype in frame.collect_schema().items():
-        if name not in table.column_names:
+def _is_pandas(frame: Any) -> bool:
+    return isinstance(frame, pd.DataFrame)
+
+
+def resolve_renames(
+    table: str,
+    names: list[str],
+    columns: Mapping[str, Any] | None,
+    preset: Mapping[str, Any],
+) -> dict[str, str]:
+    """Renames for one table: the user's ``columns=``, then the preset's header candidates
+    for canonical columns still missing (headers match ignoring case and spaces)."""
+    renames: dict[str, str] = {}
+    if columns:
+        if any(isinstance(v, Mapping) for v in columns.values()):
+            renames = dict(columns.get(table, {}))
+        else:
+            renames = dict(columns)
+    renames = {k: v for k, v in renames.items() if k in names}
+    taken = set(renames.values()) | {n for n in names if n in TABLES[table].column_names}
+    by_key = {normalise(n): n for n in names if n not in renames}
+    for canonical, candidates in preset.get("columns", {}).get(table, {}).items():
+        if canonical in taken:
             continue
-        column = table.column(name)
-        if not _dtype_fits(column.kind, dtype):
-            hint = " (parse it first, e.g. with str.to_datetime)" if dtype == nw.String else ""
-            problems.append(
-                f"table {table.name!r}, column {name!r}: expected {_KIND_WORDS[column.kind]}, "
-                f"found {dtype}{hint}"
-            )
-
-
-def _dtype_fits(kind: str, dtype: Any) -> bool:
-    if kind == "timestamp":
-        return isinstance(dtype, nw.Datetime) or dtype == nw.Date
-    if kind == "number":
-        return dtype.is_numeric()
-    if kind == "text":
-        return dtype in (nw.String, nw.Categorical, nw.Enum) or isinstance(dtype, nw.Enum)
-    # ids: text or integers
-    return dtype.is_integer() or dtype in (nw.String, nw.Categorical)
-
-
-def _repair_pandas(
-    table: Table, df: pd.DataFrame, errors: str, problems: list[str]
-) -> tuple[pd.DataFrame | None, dict[str, int]]:
-    df = df.copy()
-    bad = pd.Series(False, index=df.index)
-    dropped: dict[str, int] = {}
-    for column in table.columns:
-        if column.name not in df.columns:
-            continue
-        series = df[column.name]
-        converted, unparseable, problem = _coerce(table, column, series)
-        if problem:
-            problems.append(problem)
-            continue
-        df[column.name] = converted
-        if unparseable.any():
-            where = f"table {table.name!r}, column {column.name!r}"
-            if errors == "raise":
-                examples = ", ".join(repr(v) for v in series[unparseable].unique()[:3])
-                problems.append(
-                    f"{where}: expected {_KIND_WORDS[column.kind]}, found "
-                    f"{int(unparseable.sum())} value(s) that do not parse (e.g. {examples})"
-                )
-                continue
-            dropped[f"unparseable {column.name}"] = int(unparseable.sum())
-            bad |= unparseable
-        if column.required and column.kind in ("id", "timestamp"):
-            nulls = series.isna()
-            if nulls.any():
-                if errors == "raise":
-                    problems.append(
-                        f"table {table.name!r}, column {column.name!r}: expected no nulls, "
-                        f"found {int(nulls.sum())}"
-                    )
-                    continue
-                dropped[f"null {column.name}"] = int(nulls.sum())
-                bad |= nulls
-    if bad.any():
-        dropped["rows left out"] = int(bad.sum())
-        df = df.loc[~bad].reset_index(drop=True)
-    return df, dropped
-
-
-def _coerce(
-    table: Table, column: Column, series: pd.Series
-) -> tuple[pd.Series, pd.Series, str | None]:
-    """Convert ``series`` to ``column``'s kind.
-
-    Returns the converted series, a mask of values that were present but did not parse, and a
-    problem message when the column as a whole is of the wrong kind.
-    """
-    where = f"table {table.name!r}, column {column.name!r}"
-    present = series.notna()
-    no_bad = pd.Series(False, index=series.index)
-    kind = column.kind
-    if kind == "timestamp":
-        if pd.api.types.is_datetime64_any_dtype(series.dtype):
-            return series, no_bad, None
-        if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series):
-            return series, no_bad, f"{where}: expected timestamps, found {series.dtype} values"
-        parsed = _parse_timestamps(series)
-    elif kind == "number":
-        if pd.api.types.is_bool_dtype(series.dtype):
-            return series, no_bad, f"{where}: expected numbers, found booleans"
-        if pd.api.types.is_numeric_dtype(series.dtype):
-            return series, no_bad, None
-        if pd.api.types.is_datetime64_any_dtype(series.dtype):
-            return series, no_bad, f"{where}: expected numbers, found timestamps"
-        text = series.astype("string").str.replace(r"[\s,$€£]", "", regex=True)
-        parsed = pd.to_numeric(text, errors="coerce")
-    else:
-        if pd.api.types.is_datetime64_any_dtype(series.dtype):
-            return series, no_bad, f"{where}: expected {_KIND_WORDS[kind]}, found timestamps"
-        if kind == "id" and pd.api.types.is_float_dtype(series.dtype):
-            fractional = present & (series % 1 != 0)
-            if fractional.any():
-                example = series[fractional].iloc[0]
-                return (
-                    series,
-                    no_bad,
-                    f"{where}: expected identifiers (text or integers), found numbers with "
-                    f"fractions (e.g. {example!r})",
-                )
-        if column.values is not None and kind == "text":
-            unexpected = present & ~series.astype("string").str.lower().isin(column.values)
-            if unexpected.any():
-                found = ", ".join(repr(v) for v in series[unexpected].unique()[:5])
-                return (
-                    series,
-                    no_bad,
-                    f"{where}: expected one of {', '.join(column.values)}, found {found}",
-                )
-            series = series.astype("string").str.lower().astype("str")
-        return series, no_bad, None
-
-    unparseable = present & parsed.isna()
-    n_present = int(present.sum())
-    if n_present and unparseable.sum() > _WRONG_KIND_SHARE * n_present:
-        examples = ", ".join(repr(v) for v in series[unparseable].unique()[:3])
-        return (
-            series,
-            no_bad,
-            f"{where}: expected {_KIND_WORDS[kind]}, found text that does not parse as "
-            f"{_KIND_WORDS[kind]} ({int(unparseable.sum())} of {n_present} values, "
-            f"e.g. {examples})",
-        )
-    return parsed, unparseable, None
-
-
-def _parse_timestamps(series: pd.Series) -> pd.Series:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "could not infer format" chatter
-        try:
-            return pd.to_datetime(series, errors="coerce", format="mixed")
-        except (TypeError, ValueError):
-            # Mixed UTC offsets: normalise to UTC rather than guessing a zone.
-            return pd.to_datetime(series, errors="coerce", format="mixed", utc=True)
+        for candidate in candidates:
+            header = by_key.get(normalise(candidate))
+            if header is not None and header not in renames:
+                renames[header] = canonical
+                taken.add(canonical)
+                break
+    return renames
 
 
 def read_dataset(
     path: str | os.PathLike[str],
     *,
     columns: Mapping[str, Any] | None = None,
+    dayfirst: bool | None = None,
+    decimal: str | None = None,
+    date_format: str | Mapping[str, Any] | None = None,
+    values: Mapping[str, Mapping[str, Mapping[Any, Any]]] | None = None,
+    duplicates: str = "raise",
+    preset: str | None = None,
+    encoding: str = "utf-8",
     errors: str = "drop",
 ) -> Dataset:
-    """Load a folder of CSV or Parquet files named after the canonical tables.
+    """Load a folder of export files named after the canonical tables.
 
-    ``leads.csv``, ``spend.parquet``, ... become the tables of a validated :class:`Dataset`;
-    files with other names are ignored (the canonical names are listed in ``kw.TABLES``).
-    CSV text is parsed by the dataset's validation (timestamps, numbers).
+    ``leads.csv``, ``opportunities.xlsx``, ``spend.parquet``, ... become the tables of a
+    validated :class:`Dataset` (every option is passed on to it; see there). File names match
+    ignoring case (``Leads.CSV``); a preset adds its CRM's names (``deals.csv`` is the
+    opportunities table with ``preset="hubspot"``).
+
+    Formats: ``.csv`` (the delimiter, ``,`` ``;`` tab or ``|``, is sniffed from the header; a
+    UTF-8 byte order mark is fine), ``.csv.gz``, ``.tsv``, ``.parquet``, ``.xlsx`` (first
+    sheet; needs openpyxl) and JSON lines (``.json``, ``.jsonl``, ``.ndjson``). Canonical
+    columns of text files are read as text, so ids keep leading zeros (``007``) and each date
+    and number column is read with one format by the dataset's validation.
+
+    Parameters
+    ----------
+    encoding:
+        Text encoding of CSV/TSV files (default UTF-8). A file that does not decode is
+        reported by name with the byte offset of the first bad byte.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` is not a folder, or holds no file named after a canonical table.
+    ValueError
+        Two files for one table, a file that does not decode, or any problem of the tables
+        (see :class:`Dataset`).
+
+    Warns
+    -----
+    UserWarning
+        Listing the files that match no table (they are not read).
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (folder / "revenue.csv").write_text("account_id,month,mrr\\nA1,2024-01-01,100\\n")
-    >>> read_dataset(folder).revenue.mrr.sum()
-    np.int64(100)
+    >>> _ = (folder / "revenue.csv").write_text("account_id;month;mrr\\nA1;01-02-2024;1.200,50\\n")
+    >>> ds = read_dataset(folder, dayfirst=True)
+    >>> ds.revenue.mrr.sum(), ds.revenue.month[0].strftime("%d %b %Y")
+    (np.float64(1200.5), '01 Feb 2024')
     """
     folder = Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(f"read_dataset: {str(folder)!r} is not a folder")
-    tables: dict[str, pd.DataFrame] = {}
+    entry = _preset(preset)
+    aliases = {**{t: t for t in TABLES}, **entry.get("files", {})}
+    found: dict[str, tuple[Path, str]] = {}
+    unmatched: list[str] = []
     for file in sorted(folder.iterdir()):
-        name, suffix = file.stem, file.suffix.lower()
-        if name not in TABLES or name in tables:
+        if file.name.startswith(".") or not file.is_file():
             continue
-        if suffix == ".csv":
-            # Ids stay text ("00123" must not become 123); validation parses the rest.
-            id_columns = {c.name: "string" for c in TABLES[name].columns if c.kind == "id"}
-            tables[name] = pd.read_csv(file, dtype=id_columns)
-        elif suffix in (".parquet", ".pq"):
-            tables[name] = pd.read_parquet(file)
-    if not tables:
+        named = file_table_name(file)
+        table = aliases.get(named[0]) if named else None
+        if table is None:
+            unmatched.append(file.name)
+            continue
+        if table in found:
+            raise ValueError(
+                f"read_dataset: two files for the {table!r} table: {found[table][0].name} and "
+                f"{file.name}; keep one"
+            )
+        found[table] = (file, named[1])
+    if not found:
         raise FileNotFoundError(
             f"read_dataset: no table files in {str(folder)!r}; expected files such as "
             f"leads.csv or spend.parquet named after: {', '.join(TABLES)}"
+            + (f" (found: {', '.join(unmatched)})" if unmatched else "")
         )
-    return Dataset(columns=columns, errors=errors, **tables)
+    if unmatched:
+        warnings.warn(
+            f"read_dataset: {len(unmatched)} file(s) in {folder.name!r} match no table and were "
+            f"not read: {', '.join(unmatched)}; table names: {', '.join(TABLES)}",
+            UserWarning,
+            stacklevel=2,
+        )
+    frames: dict[str, pd.DataFrame] = {}
+    for table, (file, suffix) in found.items():
+
+        def canonical_headers(headers: list[str], table: str = table) -> dict[str, str]:
+            renames = resolve_renames(table, [h.strip() for h in headers], columns, entry)
+            schema = TABLES[table]
+            kinds = {}
+            for header in headers:
+                name = renames.get(header.strip(), header.strip())
+                if name in schema.column_names:
+                    kinds[header] = schema.column(name).kind
+            return kinds
+
+        frames[table] = read_table_file(file, suffix, canonical_headers, encoding=encoding)
+    return Dataset(
+        columns=columns,
+        dayfirst=dayfirst,
+        decimal=decimal,
+        date_format=date_format,
+        values=values,
+        duplicates=duplicates,
+        preset=preset,
+        errors=errors,
+        **frames,
+    )

@@ -32,6 +32,7 @@ class Table:
     name: str
     columns: tuple[Column, ...]
     description: str
+    key: str | None = None  # a column whose values must be unique (one row per lead, deal, ...)
 
     @property
     def column_names(self) -> list[str]:
@@ -45,8 +46,8 @@ class Table:
         return next(c for c in self.columns if c.name == name)
 
 
-def _t(name: str, description: str, *columns: Column) -> Table:
-    return Table(name, columns, description)
+def _t(name: str, description: str, *columns: Column, key: str | None = None) -> Table:
+    return Table(name, columns, description, key)
 
 
 def _c(name: str, kind: str, required: bool = True, values: tuple[str, ...] | None = None):
@@ -69,6 +70,7 @@ TABLES: dict[str, Table] = {
             _c("sql_at", "timestamp", False),
             _c("first_response_at", "timestamp", False),
             _c("opportunity_id", "id", False),
+            key="lead_id",
         ),
         _t(
             "touches",
@@ -92,6 +94,10 @@ TABLES: dict[str, Table] = {
             _c("closed_at", "timestamp", False),
             _c("status", "text", True, ("open", "won", "lost")),
             _c("amount", "number"),
+            # When an open deal is expected to close; a CRM export's "close date" of an open
+            # deal lands here, never in closed_at.
+            _c("expected_close_at", "timestamp", False),
+            key="opportunity_id",
         ),
         _t(
             "stage_history",
@@ -170,6 +176,7 @@ TABLES: dict[str, Table] = {
             _c("title", "text", False),
             _c("kind", "text", False),
             _c("created_at", "timestamp", False),
+            key="content_id",
         ),
     )
 }

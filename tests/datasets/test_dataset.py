@@ -190,7 +190,10 @@ def test_read_dataset_reads_csv_and_parquet(tmp_path):
     leads.to_csv(tmp_path / "leads.csv", index=False)
     _opportunities().to_parquet(tmp_path / "opportunities.parquet")
     (tmp_path / "notes.csv").write_text("ignored\n1\n")
-    ds = kw.read_dataset(tmp_path)
+    with pytest.warns(
+        UserWarning, match=r"1 file\(s\) .* match no table and were not read: notes\.csv"
+    ):
+        ds = kw.read_dataset(tmp_path)
     assert ds.tables == ["leads", "opportunities"]
     # Leading zeros survive: ids are read as text.
     assert ds.leads.lead_id.tolist() == ["007", "008", "009"]

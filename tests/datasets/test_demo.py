@@ -101,7 +101,14 @@ def test_covers_two_full_years(t):
     for name, table in TABLES.items():
         for column in table.columns:
             if column.kind == "timestamp" and name != "content":
+                if column.name == "expected_close_at":
+                    continue  # the future, by definition (checked below)
                 assert t[name][column.name].max() < pd.Timestamp("2026-01-01"), (name, column)
+    deals = t["opportunities"]
+    is_open = deals["status"] == "open"
+    # Only open deals have an expected close date, and it lies after the data's as-of.
+    assert deals["expected_close_at"].notna().eq(is_open).all()
+    assert deals.loc[is_open, "expected_close_at"].min() >= pd.Timestamp("2026-01-01")
 
 
 # --- determinism, caching, scale ----------------------------------------------------------
