@@ -8,8 +8,9 @@ The rules (stated for users in ``docs/reading-data.md`` and ``kw.Dataset``'s doc
   one way (a first field above 12 is a day) decides the column; values that decide for both
   orders contradict each other, and a column where every value reads both ways is ambiguous:
   both raise one ``ValueError`` naming the column and two examples, and ask for
-  ``dayfirst=`` (or ``date_format=``). Work is done on the column's distinct values, parsed
-  once with the format chosen; only values that fail it are tried the other way round.
+  ``dayfirst=`` (or ``date_format=``). Work is done on the column's distinct values: one
+  vectorised pass reads the fields of every value (``_datefields``), and the order follows
+  from the numbers; nothing is parsed twice.
 * **Numbers.** Currency symbols and codes, spaces and apostrophes are stripped. The decimal
   mark is inferred per column the same way: ``1.200,50`` (both marks: the last one is the
   decimal), ``300,00`` (one comma not followed by exactly three digits) and ``1.234.567`` (a
@@ -26,10 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kpiwidgets.datasets._datefields import assemble, extract_fields, supported
+
 __all__ = ["AmbiguousDates", "parse_dates", "parse_numbers"]
 
-# How many distinct values the first guess of a date format looks at; the decision itself
-# uses every distinct value.
+# How many distinct values the shape of a column's dates (separators, time part) is read
+# from; the order of day and month is then decided from every distinct value.
 _SAMPLE = 2_000
 
 _ISO = re.compile(
@@ -100,6 +103,9 @@ def _shape(value: str) -> tuple[str, ...] | None:
 
 
 def _to_datetime(values: pd.Index, fmt: str) -> pd.DatetimeIndex:
+    if supported(fmt):
+        fields = extract_fields(values, fmt)
+        return assemble(fields, day=fields["d"], month=fields["m"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         try:
@@ -146,9 +152,8 @@ def parse_dates(
 def _infer(text: pd.Index, where: str, dayfirst: bool | None):
     if len(text) == 0:
         return "ISO8601", None, _to_datetime(text, "ISO8601")
-    sample = text[:_SAMPLE]
     shapes: dict[tuple[str, ...], int] = {}
-    for value in sample:
+    for value in text[:_SAMPLE]:
         shape = _shape(value)
         if shape is not None:
             shapes[shape] = shapes.get(shape, 0) + 1
@@ -159,42 +164,31 @@ def _infer(text: pd.Index, where: str, dayfirst: bool | None):
     if len(shape) == 1:
         return shape[0], None, _to_datetime(text, shape[0])
     day_first, month_first = shape
-    if dayfirst is not None:
-        fmt = day_first if dayfirst else month_first
-        return fmt, dayfirst, _to_datetime(text, fmt)
-    # First guess from the sample (right in all but rare cases, so the column is parsed once),
-    # then the decision from every distinct value.
-    in_sample = _to_datetime(sample, month_first)
-    guess_dayfirst = bool((in_sample.isna() & _to_datetime(sample, day_first).notna()).any())
-    guess, other = (day_first, month_first) if guess_dayfirst else (month_first, day_first)
-    parsed = _to_datetime(text, guess)
-    ok = np.asarray(parsed.notna())
-    # A value whose day is above 12 cannot be read the other way: it decides for the guess.
-    for_guess = ok & (np.asarray(parsed.day) > 12)
-    failed = np.flatnonzero(~ok)
-    retried = _to_datetime(text[failed], other)
-    for_other = failed[np.asarray(retried.notna())]
-    guess_examples, other_examples = text[for_guess], text[for_other]
-    if len(guess_examples) and len(other_examples):
-        d_ex, m_ex = (
-            (guess_examples, other_examples) if guess_dayfirst else (other_examples, guess_examples)
-        )
-        raise ValueError(
-            f"{where}: dates contradict each other: {_examples(d_ex, 1)} reads only day-first "
-            f"but {_examples(m_ex, 1)} only month-first; pass dayfirst=True or dayfirst=False "
-            "(or date_format=) to say how the column is written: values written the other "
-            "way are then left out and counted"
-        )
-    if len(other_examples):
-        return other, not guess_dayfirst, _to_datetime(text, other)
-    if len(guess_examples):
-        return guess, guess_dayfirst, parsed
-    raise AmbiguousDates(
-        f"{where}: every date reads two ways (e.g. {_examples(text[ok])}): day-first or "
-        "month-first; pass dayfirst=True (01-02-2024 is 1 February) or dayfirst=False "
-        "(2 January), or date_format=",
-        (day_first, month_first),
-    )
+    # One pass reads both numbers of every value; which one is the day follows from them.
+    fields = extract_fields(text, day_first)
+    first, second = fields["d"], fields["m"]
+    if dayfirst is None:
+        only_day_first = (first > 12) & (second <= 12)  # the first number cannot be a month
+        only_month_first = (second > 12) & (first <= 12)
+        if only_day_first.any() and only_month_first.any():
+            raise ValueError(
+                f"{where}: dates contradict each other: {_examples(text[only_day_first], 1)} "
+                f"reads only day-first but {_examples(text[only_month_first], 1)} only "
+                "month-first; pass dayfirst=True or dayfirst=False (or date_format=) to say "
+                "how the column is written: values written the other way are then left out "
+                "and counted"
+            )
+        if not only_day_first.any() and not only_month_first.any():
+            raise AmbiguousDates(
+                f"{where}: every date reads two ways (e.g. {_examples(text[fields.matched])}): "
+                "day-first or month-first; pass dayfirst=True (01-02-2024 is 1 February) or "
+                "dayfirst=False (2 January), or date_format=",
+                (day_first, month_first),
+            )
+        dayfirst = bool(only_day_first.any())
+    if dayfirst:
+        return day_first, True, assemble(fields, day=first, month=second)
+    return month_first, False, assemble(fields, day=second, month=first)
 
 
 # -- numbers -------------------------------------------------------------------------------

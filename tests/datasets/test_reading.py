@@ -135,6 +135,45 @@ def test_us_exports_with_times_and_am_pm():
     ]
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "30-02-2018",
+        "29-02-2019",
+        "31-04-2018",
+        "13-13-2018",
+        "26-02-2018 24:00",
+        "26-02-2018 10:60",
+    ],
+)
+def test_out_of_range_fields_are_unparseable_never_moved_to_another_date(bad):
+    # A strptime that normalises would read 30 February as 2 March: a plausible wrong date.
+    fmt = "%d-%m-%Y %H:%M" if ":" in bad else "%d-%m-%Y"
+    ok = "26-02-2018 10:00" if ":" in bad else "26-02-2018"
+    parsed = parse_dates(pd.Series([ok, bad]), "t", date_format=fmt)
+    assert parsed.unparseable.tolist() == [False, True]
+    assert pd.isna(parsed.values.iloc[1])
+
+
+def test_leap_days_two_digit_years_and_fractions():
+    values = pd.Series(["29.02.24 23:59:59.5", "01.03.69 00:00:00.25", "31.12.68 12:00:00.000001"])
+    parsed = parse_dates(values, "t", dayfirst=True)
+    assert parsed.format == "%d.%m.%y %H:%M:%S.%f"
+    assert parsed.values.tolist() == [
+        pd.Timestamp("2024-02-29 23:59:59.5"),
+        pd.Timestamp("1969-03-01 00:00:00.25"),  # 69-99 -> 19xx, as strptime reads them
+        pd.Timestamp("2068-12-31 12:00:00.000001"),
+    ]
+
+
+def test_twelve_oclock_am_and_pm():
+    parsed = parse_dates(pd.Series(["1/13/2024 12:05 AM", "1/13/2024 12:05 PM"]), "t")
+    assert parsed.values.tolist() == [
+        pd.Timestamp("2024-01-13 00:05"),
+        pd.Timestamp("2024-01-13 12:05"),
+    ]
+
+
 # -- numbers -------------------------------------------------------------------------------
 
 
