@@ -171,7 +171,7 @@ def time_to_convert_chart(
     """Histogram of conversion times from a ``kw.time_to_convert(...).bins`` frame.
 
     Bin edges (durations) are drawn in days; with a breakdown only the overall group
-    (``"(all)"``) is drawn.
+    (the rows whose ``overall`` column is true) is drawn.
 
     Examples
     --------
@@ -183,12 +183,8 @@ def time_to_convert_chart(
     ('start_days', 2.0)
     """
     data = _pandas(bins)
-    for column in data.columns:
-        if (
-            column not in ("bin", "bin_start", "bin_end", "entities")
-            and (data[column] == "(all)").any()
-        ):
-            data = data[data[column] == "(all)"]
+    if "overall" in data.columns:
+        data = data[data["overall"].astype(bool)]
     day = pd.Timedelta(days=1)
     data = pd.DataFrame(
         {

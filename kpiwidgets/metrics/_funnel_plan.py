@@ -239,17 +239,19 @@ def prepared_events(prep: Prepared, spec: FunnelSpec) -> nw.LazyFrame:
 def step_name_checks(spec: FunnelSpec) -> dict[str, nw.Expr]:
     """One "is this step name present" aggregate per name, for :func:`check_step_names`."""
     wanted = sorted({n for names in spec.steps for n in names})
-    return {f"step name {n}": (nw.col(spec.event) == n).any() for n in wanted}
+    checks = {f"step name {n}": (nw.col(spec.event) == n).any() for n in wanted}
+    return {**checks, "events": nw.col(spec.event).count()}
 
 
 def check_step_names(lf: nw.LazyFrame, spec: FunnelSpec, present: dict[str, Any]) -> None:
     """Raise ValueError naming unknown step names and listing the event names present.
 
     ``present`` holds the values of :func:`step_name_checks` (computed in the null-count scan).
+    An empty event log has no names to check: its funnel is zero at every step.
     """
     wanted = sorted({n for names in spec.steps for n in names})
     missing = [n for n in wanted if not present.get(f"step name {n}")]
-    if missing:
+    if missing and present.get("events"):
         names_found = (
             lf.select(nw.col(spec.event).cast(nw.String)).unique().collect()[spec.event].to_list()
         )

@@ -1,9 +1,14 @@
 """Per-entity step times -> the tidy funnel table (one row per group and step).
 
 Everything stays one lazy plan over the per-entity frame, referenced once: breakdown groups
-and the overall rows come from a single ``group_by`` (each entity row is duplicated once with
-its breakdown values replaced by :data:`TOTAL`), the wide per-group aggregate is unpivoted to
-one row per step, and conversions come from window functions over the group's steps.
+and the overall rows come from a single ``group_by`` (each entity row is duplicated once as an
+overall copy, flagged in the :data:`OVERALL` column), the wide per-group aggregate is unpivoted
+to one row per step, and conversions come from window functions over the group's steps.
+
+The overall rows are marked by the boolean ``overall`` column, as SQL's ``GROUPING()`` marks
+a rollup's total, never by a label in the breakdown column: a breakdown value that is
+literally ``"(all)"`` or ``"(none)"`` stays its own group. Inside the plan a null breakdown
+value is held as a private marker (joins do not match nulls) and comes back as null.
 """
 
 from __future__ import annotations
@@ -15,32 +20,40 @@ import narwhals.stable.v2 as nw
 
 from kpiwidgets.metrics._funnel_plan import _P, FunnelSpec, StepFrames, step_time
 
-TOTAL = "(all)"
-"""Breakdown value of the overall rows (computed by the engine, not summed)."""
-NONE = "(none)"
-"""Breakdown value of entities whose entry event has no value."""
+OVERALL = "overall"
+"""Output column (bool) marking the overall rows of a breakdown; their ``by`` values are null."""
 Z95 = 1.959963984540054  # standard normal 97.5 % quantile
 
 _VAR, _VAL = f"{_P}var", f"{_P}val"
-_IS_TOTAL = f"{_P}is_total"
 _GROUP = f"{_P}g"
+# Inside a plan: the overall flag, and the stand-in for a null breakdown value (a NUL byte
+# cannot come from a CSV export or a typed label, so no real value equals it).
+FLAG = f"{_P}overall"
+_NULL = "\x00kw:null"
 
 
 def label_breakdown(per_entity: nw.LazyFrame, by: tuple[str, ...]) -> nw.LazyFrame:
-    """Breakdown columns as text, null values shown as :data:`NONE`."""
+    """Breakdown columns as text, null values held as a private marker (see the module doc)."""
     return per_entity.with_columns(
         nw.when(nw.col(b).is_null())
-        .then(nw.lit(NONE))
+        .then(nw.lit(_NULL))
         .otherwise(nw.col(b).cast(nw.String))
         .alias(b)
         for b in by
     )
 
 
-def with_total_copy(per_entity: nw.LazyFrame, by: tuple[str, ...]) -> nw.LazyFrame:
-    """Each row twice: once with its breakdown values, once with every ``by`` set to TOTAL.
+def unlabel(value: Any) -> Any:
+    """A breakdown value as the user sees it (the null marker back to None), for collected rows."""
+    return None if value == _NULL else value
 
-    Done with an unpivot of two constant columns so the (expensive) input plan is scanned once.
+
+def with_total_copy(per_entity: nw.LazyFrame, by: tuple[str, ...]) -> nw.LazyFrame:
+    """Each row twice: as it is (``FLAG`` false) and as an overall copy (``FLAG`` true).
+
+    The overall copy's ``by`` values are the null marker, so it forms one group per
+    remaining key. Done with an unpivot of two constant columns so the (expensive) input
+    plan is scanned once.
     """
     c0, c1, copy = f"{_P}c0", f"{_P}c1", f"{_P}copy"
     index = [c for c in per_entity.collect_schema().names()]
@@ -48,7 +61,8 @@ def with_total_copy(per_entity: nw.LazyFrame, by: tuple[str, ...]) -> nw.LazyFra
         on=[c0, c1], index=index, variable_name=f"{_P}cv", value_name=copy
     )
     return doubled.with_columns(
-        nw.when(nw.col(copy) == 1).then(nw.lit(TOTAL)).otherwise(nw.col(b)).alias(b) for b in by
+        *(nw.when(nw.col(copy) == 1).then(nw.lit(_NULL)).otherwise(nw.col(b)).alias(b) for b in by),
+        (nw.col(copy) == 1).alias(FLAG),
     ).drop(f"{_P}cv", copy)
 
 
@@ -92,8 +106,8 @@ def step_counts(
     ``entities_previous`` and (if ``medians``) ``median_us`` (median of t_k - t_{k-1} in
     microseconds over entities that reached both steps).
 
-    ``total_by`` (breakdown columns among ``groups``) adds the overall rows, with those
-    columns set to :data:`TOTAL` (see :func:`with_total_copy`).
+    ``total_by`` (breakdown columns among ``groups``) adds the overall rows, flagged in the
+    ``FLAG`` group column (see :func:`with_total_copy`).
     """
     n = spec.n_steps
     values = [_reached(k) for k in range(1, n + 1)]
@@ -104,6 +118,7 @@ def step_counts(
     rows = per_entity.select(*groups, *values)
     if total_by:
         rows = with_total_copy(rows, total_by)
+        groups = [*groups, FLAG]
     aggs = [_aggregate(v) for v in rows.collect_schema().names() if v not in groups]
     if groups:
         wide = rows.group_by(*groups).agg(*aggs)
@@ -118,7 +133,7 @@ def step_counts(
 def step_counts_from_steps(
     frames: StepFrames, spec: FunnelSpec, window: dt.timedelta | None
 ) -> nw.LazyFrame:
-    """:func:`step_counts` by ``spec.by`` (with the TOTAL rows), straight from step frames.
+    """:func:`step_counts` by ``spec.by`` (with the overall rows), straight from step frames.
 
     Only for funnels where :func:`counts_from_steps` holds; the frames must carry the ``by``
     columns. Step k's count and median come from its own (small) frame, limited to
@@ -126,7 +141,7 @@ def step_counts_from_steps(
     assembled.
     """
     by = list(spec.by)
-    keys = by or [_GROUP]
+    keys = [*by, FLAG] if by else [_GROUP]
     t1 = step_time(1)
     wide = None
     for k in range(1, spec.n_steps + 1):
@@ -137,7 +152,7 @@ def step_counts_from_steps(
         if by:
             rows = label_breakdown(frame.select(*by, *values), spec.by)
             rows = with_total_copy(rows, spec.by)
-            part = rows.group_by(*by).agg(*(_aggregate(v) for v in _names(k)))
+            part = rows.group_by(*keys).agg(*(_aggregate(v) for v in _names(k)))
         else:
             part = frame.select(*values).select(*(_aggregate(v) for v in _names(k)))
             part = part.with_columns(nw.lit(0).alias(_GROUP))
@@ -147,7 +162,7 @@ def step_counts_from_steps(
     # Counts of groups missing at a step are 0, not null: unpivots may drop nulls (DuckDB).
     counts = [f"{_P}n{k}" for k in range(2, spec.n_steps + 1)]
     wide = wide.with_columns(nw.col(c).fill_null(0.0) for c in counts)
-    return _long_counts(wide, keys, spec, by, medians=True)
+    return _long_counts(wide, keys, spec, keys if by else [], medians=True)
 
 
 def _names(k: int) -> list[str]:
@@ -224,7 +239,8 @@ def funnel_table(
 
 
 def funnel_columns(counts: nw.LazyFrame, spec: FunnelSpec, extra_groups: list[str]) -> nw.LazyFrame:
-    """The ``funnel`` output columns from :func:`step_counts` (by ``spec.by`` + extra groups)."""
+    """The ``funnel`` output columns from :func:`step_counts` (by ``spec.by`` + extra groups,
+    and ``FLAG`` when there is a breakdown)."""
     by = list(spec.by)
     first = nw.col("step_number") == 1
     prev = nw.when(first).then(nw.col("entities")).otherwise(nw.col("entities_previous"))
@@ -244,6 +260,7 @@ def funnel_columns(counts: nw.LazyFrame, spec: FunnelSpec, extra_groups: list[st
     columns = [
         *extra_groups,
         *by,
+        *([OVERALL] if by else []),
         "step",
         "step_number",
         "entities",
@@ -259,11 +276,26 @@ def funnel_columns(counts: nw.LazyFrame, spec: FunnelSpec, extra_groups: list[st
 
 
 def sort_groups(frame: nw.LazyFrame, by: list[str], then: list[str]) -> nw.LazyFrame:
-    """Overall (TOTAL) rows first, then breakdown values, then ``then`` columns."""
+    """The user's view of a breakdown: overall rows first (``overall`` true, ``by`` null),
+    then the breakdown values in order (a null value last), then the ``then`` columns.
+
+    Turns the plan's ``FLAG`` and null marker into the ``overall`` column and nulls.
+    """
     if not by:
         return frame.sort(then)
-    return (
-        frame.with_columns((nw.col(by[0]) == TOTAL).alias(_IS_TOTAL))
-        .sort([_IS_TOTAL, *by, *then], descending=[True] + [False] * (len(by) + len(then)))
-        .drop(_IS_TOTAL)
+    names = frame.collect_schema().names()
+    frame = frame.with_columns(
+        *(
+            nw.when(nw.col(b) == _NULL)
+            .then(nw.lit(None, dtype=nw.String))
+            .otherwise(nw.col(b))
+            .alias(b)
+            for b in by
+        ),
+        nw.col(FLAG).alias(OVERALL),
     )
+    order = [OVERALL, *by, *then]
+    sorted_ = frame.sort(
+        order, descending=[True] + [False] * (len(by) + len(then)), nulls_last=True
+    )
+    return sorted_.select([OVERALL if n == FLAG else n for n in names])

@@ -10,7 +10,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 
 from kpiwidgets.metrics._funnel_plan import Steps, per_entity_steps, step_time
-from kpiwidgets.metrics._funnel_table import label_breakdown
+from kpiwidgets.metrics._funnel_table import label_breakdown, unlabel
 from kpiwidgets.metrics._stats import fisher_exact_p_value, two_proportion_p_value
 
 SMALL_SAMPLE = 30
@@ -47,7 +47,8 @@ def segment_comparison(
     Returns
     -------
     frame of the caller's type
-        One row per segment (breakdown values as text, null as ``"(none)"``): ``entities``,
+        One row per segment (breakdown values as text; entities with no value form the
+        segment whose value is null): ``entities``,
         ``converted``, ``conversion``, ``rest_entities``, ``rest_converted``,
         ``rest_conversion``, ``difference`` (conversion − rest_conversion), ``test``
         (``"z"`` or ``"fisher"``), ``p_value`` and ``small_sample`` (entities < 30).
@@ -92,10 +93,11 @@ def segment_comparison(
         label_breakdown(per_entity, spec.by)
         .group_by(*by_cols)
         .agg(nw.len().cast(nw.Int64).alias("n"), last.sum().cast(nw.Int64).alias("x"))
-        .sort(by_cols)
         .collect()
         .rows(named=True)
     )
+    # In order of the breakdown values, the segment of entities with no value last.
+    rows.sort(key=lambda r: tuple((unlabel(r[c]) is None, unlabel(r[c]) or "") for c in by_cols))
     total_n = sum(int(r["n"]) for r in rows)
     total_x = sum(int(r["x"]) for r in rows)
     names = [*by_cols, "entities", "converted", "conversion", "rest_entities"]
@@ -106,7 +108,8 @@ def segment_comparison(
         rn, rx = total_n - n, total_x - x
         test, p = _test(x, n, rx, rn)
         conv, rest = _rate(x, n), _rate(rx, rn)
-        values = [*(r[c] for c in by_cols), n, x, conv, rn, rx, rest, conv - rest, test, p]
+        values = [*(unlabel(r[c]) for c in by_cols), n, x, conv, rn, rx, rest, conv - rest]
+        values += [test, p]
         for c, v in zip(names, values, strict=True):
             data[c].append(v)
         data["small_sample"].append(n < SMALL_SAMPLE)

@@ -11,7 +11,14 @@ from typing import Any
 import narwhals.stable.v2 as nw
 
 from kpiwidgets.metrics._funnel_plan import FunnelSpec, Steps, per_entity_steps, step_time
-from kpiwidgets.metrics._funnel_table import label_breakdown, sort_groups, with_total_copy
+from kpiwidgets.metrics._funnel_table import (
+    FLAG,
+    OVERALL,
+    label_breakdown,
+    sort_groups,
+    unlabel,
+    with_total_copy,
+)
 
 _US = "duration_us"
 _SUMMARY = {"mean": None, "median": 0.5, "p25": 0.25, "p75": 0.75, "p90": 0.9}
@@ -27,7 +34,8 @@ class TimeToConvert:
         One row per entity that reached both steps: the entity column, the ``by`` columns,
         ``from_time``, ``to_time`` and ``duration`` (to_time − from_time).
     summary:
-        One row per breakdown group (overall first, ``"(all)"``; a single row without ``by``):
+        One row per breakdown group (a single row without ``by``; with it the overall row
+        comes first, marked by the boolean ``overall`` column, its ``by`` values null):
         ``entities``, ``mean``, ``median``, ``p25``, ``p75``, ``p90`` (durations; null when no
         entity converted). Quantiles interpolate linearly between order statistics.
     bins:
@@ -142,9 +150,10 @@ def time_to_convert(
     value = nw.col(_US).cast(nw.Float64)
     aggs = [nw.len().cast(nw.Int64).alias("entities"), value.mean().alias("mean")]
     aggs += [value.quantile(q, interpolation="linear").alias(k) for k, q in _SUMMARY.items() if q]
-    summary = grouped.group_by(*by_cols).agg(*aggs) if by_cols else grouped.select(*aggs)
+    keys = [*by_cols, FLAG]
+    summary = grouped.group_by(*keys).agg(*aggs) if by_cols else grouped.select(*aggs)
     summary = sort_groups(summary, by_cols, []) if by_cols else summary
-    summary = summary.select(*by_cols, "entities", *_SUMMARY)
+    summary = summary.select(*by_cols, *([OVERALL] if by_cols else []), "entities", *_SUMMARY)
 
     return TimeToConvert(
         durations=prep.finish(
@@ -157,12 +166,14 @@ def time_to_convert(
 
 def _histogram(prep: Any, grouped: nw.LazyFrame, by_cols: list[str]) -> Any:
     """Equal-width bins computed from the overall min, max and count (a small collect)."""
-    overall = grouped.filter(nw.col(by_cols[0]) == "(all)") if by_cols else grouped
+    overall = grouped.filter(nw.col(FLAG)) if by_cols else grouped
+    keys = [*by_cols, FLAG] if by_cols else []
     stats = overall.select(
         nw.len().alias("n"), nw.col(_US).min().alias("lo"), nw.col(_US).max().alias("hi")
     ).collect()
     n, lo, hi = (stats[c][0] for c in ("n", "lo", "hi"))
-    data: dict[str, list[Any]] = {c: [] for c in [*by_cols, "bin", "bin_start", "bin_end"]}
+    out_keys = [*by_cols, OVERALL] if by_cols else []
+    data: dict[str, list[Any]] = {c: [] for c in [*out_keys, "bin", "bin_start", "bin_end"]}
     data["entities"] = []
     if not n:
         return prep.from_dict(data)
@@ -176,18 +187,26 @@ def _histogram(prep: Any, grouped: nw.LazyFrame, by_cols: list[str]) -> Any:
         index = nw.when(index >= n_bins).then(nw.lit(n_bins - 1)).otherwise(index)
     counts = (
         grouped.with_columns(index.cast(nw.Int64).alias("bin"))
-        .group_by(*by_cols, "bin")
+        .group_by(*keys, "bin")
         .agg(nw.len().alias("entities"))
         .collect()
         .rows(named=True)
     )
-    found = {(*(r[c] for c in by_cols), r["bin"]): int(r["entities"]) for r in counts}
-    groups = sorted({key[:-1] for key in found}, key=lambda g: (g[:1] != ("(all)",), g))
+    found = {(*(r[c] for c in keys), r["bin"]): int(r["entities"]) for r in counts}
+    # Overall first, then the breakdown values in order, a null value last.
+    groups = sorted(
+        {key[:-1] for key in found},
+        key=lambda g: (not g[-1], *((unlabel(v) is None, unlabel(v) or "") for v in g[:-1]))
+        if g
+        else (),
+    )
     edges = [lo + width * i for i in range(n_bins)] + [hi]
     for group in groups:
         for i in range(n_bins):
-            for c, v in zip(by_cols, group, strict=True):
-                data[c].append(v)
+            if by_cols:
+                for c, v in zip(by_cols, group, strict=False):
+                    data[c].append(None if group[-1] else unlabel(v))
+                data[OVERALL].append(bool(group[-1]))
             data["bin"].append(i)
             data["bin_start"].append(dt.timedelta(microseconds=round(edges[i])))
             data["bin_end"].append(dt.timedelta(microseconds=round(edges[i + 1])))

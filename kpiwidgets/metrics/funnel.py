@@ -32,6 +32,7 @@ from kpiwidgets.metrics._funnel_plan import (
     step_time,
 )
 from kpiwidgets.metrics._funnel_table import (
+    OVERALL,
     funnel_columns,
     funnel_table,
     label_breakdown,
@@ -100,8 +101,10 @@ def funnel(
         reaches the furthest step (ties: the earliest).
     by
         Column(s) to break down by; the value on the entry event is used (tied entry rows:
-        the smallest value). Breakdown values are returned as text (null as ``"(none)"``)
-        and the overall rows, computed by the engine, come first with ``"(all)"``.
+        the smallest value). Breakdown values are returned as text (a null value stays
+        null). The overall rows, computed by the engine, come first: a boolean ``overall``
+        column is true on them (their ``by`` values are null), as SQL's ``GROUPING()``
+        marks a rollup's total, so a value that is literally ``"(all)"`` is its own group.
     start, end
         Entry range ``[start, end)``; later steps may fall after ``end``. For tz-aware data
         naive bounds are wall time in the data's zone.
@@ -354,7 +357,8 @@ def funnel_trend(
         ratio("entities", "entities_first").alias("conversion_from_first"),
         complete.alias("is_complete"),
     )
-    columns = ["period", *by_cols, "step", "step_number", "entities"]
+    columns = ["period", *by_cols, *([OVERALL] if by_cols else []), "step", "step_number"]
+    columns += ["entities"]
     columns += ["conversion_from_first", "is_complete"]
     out = sort_groups(out, by_cols, ["period", "step_number"]).select(columns)
     return prep.finish(out, tz_columns=["period"], wall_columns=["period"])

@@ -18,7 +18,7 @@ from kpiwidgets.charts.funnel import (
     time_to_convert_chart,
 )
 from kpiwidgets.metrics._funnel_session import FunnelSession
-from kpiwidgets.metrics._funnel_table import TOTAL
+from kpiwidgets.metrics._funnel_table import OVERALL
 from kpiwidgets.widgets._base import (
     ChartSlot,
     KPIWidget,
@@ -41,6 +41,7 @@ __all__ = ["LIFECYCLE", "FunnelExplorer"]
 
 _WINDOWS = ["1D", "7D", "14D", "30D", "60D", "90D", "180D", "365D"]
 _NO_BREAKDOWN = "(none)"
+_NO_VALUE = "(no value)"  # chart label of the group whose breakdown value is null
 _DRILL_ROWS = 10
 _VIEWS = ("Funnel", "Trend", "Time to convert", "Segments")
 
@@ -338,7 +339,11 @@ class FunnelExplorer(KPIWidget):
         frame = to_pandas(self.result)
         if self.by is None:
             return frame
-        return frame[frame[self.by] != TOTAL] if self.by in frame else frame
+        if OVERALL not in frame:
+            return frame
+        groups = frame[~frame[OVERALL]].drop(columns=OVERALL)
+        # Entities with no value are a group of their own; the chart needs a label for it.
+        return groups.assign(**{self.by: groups[self.by].fillna(_NO_VALUE)})
 
     @property
     def drop_offs(self) -> pd.DataFrame | None:
@@ -403,8 +408,8 @@ class FunnelExplorer(KPIWidget):
             entities = self._session.entities(list(self.steps), furthest=k, **self._settings())
             return int(nw.from_native(entities).lazy().select(nw.len()).collect().item())
         frame = to_pandas(self.result)
-        if self.by is not None and self.by in frame:
-            frame = frame[frame[self.by] == TOTAL]
+        if OVERALL in frame:
+            frame = frame[frame[OVERALL]]
         reached = frame.set_index("step_number")["entities"]
         following = int(reached.get(k + 1, 0)) if k < len(self.steps) else 0
         return int(reached.get(k, 0)) - following
@@ -458,8 +463,8 @@ class FunnelExplorer(KPIWidget):
 
     def _status_text(self) -> str:
         frame = to_pandas(self.result)
-        if self.by is not None and self.by in frame:
-            frame = frame[frame[self.by] == TOTAL]
+        if OVERALL in frame:
+            frame = frame[frame[OVERALL]]
         entered = int(frame["entities"].iloc[0]) if len(frame) else 0
         converted = frame["conversion_from_first"].iloc[-1] if len(frame) else float("nan")
         parts = [

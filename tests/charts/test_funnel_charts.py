@@ -155,9 +155,10 @@ def test_time_to_convert_chart_draws_bins_in_days():
     assert spec["encoding"]["x"]["field"] == "start_days"
     assert spec["encoding"]["x2"]["field"] == "end_days"
     assert spec["title"] == "lead to won"
-    # With a breakdown only the overall "(all)" bins are drawn (same bins, same counts).
+    # With a breakdown only the overall bins are drawn (same bins, same counts).
     by_channel = kw.time_to_convert(events, ["lead", "won"], by="channel")
-    assert len(by_channel.bins) == 6  # (all), ads, seo x 2 bins
+    assert len(by_channel.bins) == 6  # overall, ads, seo x 2 bins
+    assert by_channel.bins["overall"].tolist() == [True, True] + [False] * 4
     assert _rows(time_to_convert_chart(by_channel.bins).to_dict()) == rows
 
 

@@ -178,7 +178,7 @@ def test_list_steps_mean_any_of():
 
 def test_breakdown_attribution_and_overall_rows():
     # Channel is taken from the entry event: entity 1 enters via ads (its later 'seo' value on
-    # the won row is ignored). Entity 3 has no channel -> "(none)".
+    # the won row is ignored). Entity 3 has no channel: its own group, with a null value.
     events = log(
         (1, "lead", 0, "ads"), (1, "won", 1, "seo"),
         (2, "lead", 0, "seo"),
@@ -186,18 +186,77 @@ def test_breakdown_attribution_and_overall_rows():
         columns=["channel"],
     )  # fmt: skip
     out = fm.funnel(events, ["lead", "won"], by="channel")
-    got = {(r.channel, r.step_number): r.entities for r in out.itertuples()}
+    got = {
+        (r.overall, None if pd.isna(r.channel) else r.channel, r.step_number): r.entities
+        for r in out.itertuples()
+    }
     assert got == {
-        ("(all)", 1): 3, ("(all)", 2): 2,
-        ("(none)", 1): 1, ("(none)", 2): 1,
-        ("ads", 1): 1, ("ads", 2): 1,
-        ("seo", 1): 1, ("seo", 2): 0,
+        (True, None, 1): 3, (True, None, 2): 2,
+        (False, "ads", 1): 1, (False, "ads", 2): 1,
+        (False, "seo", 1): 1, (False, "seo", 2): 0,
+        (False, None, 1): 1, (False, None, 2): 1,
     }  # fmt: skip
-    assert out["channel"].tolist()[:2] == ["(all)", "(all)"]
+    # Overall rows first, then the values in order, the null value last.
+    assert out["overall"].tolist()[:2] == [True, True]
+    assert out["channel"].iloc[2:6].tolist() == ["ads", "ads", "seo", "seo"]
+    assert out["channel"].iloc[6:].isna().all() and out["channel"].iloc[:2].isna().all()
     # The overall median is the engine's median over all entities (1h, 2h -> 1.5h), not a
     # combination of segment medians.
-    overall = out[(out.channel == "(all)") & (out.step_number == 2)]
+    overall = out[out.overall & (out.step_number == 2)]
     assert overall["median_time_from_previous"].iloc[0] == pd.Timedelta(minutes=90)
+
+
+@pytest.mark.parametrize("order", ["ordered", "strict", "any"])
+def test_breakdown_values_that_look_like_labels_stay_their_own_groups(order):
+    # A channel literally called "(all)" or "(none)" must not merge with the overall rows or
+    # with the entities that have no channel.
+    events = log(
+        (1, "lead", 0, "(all)"), (1, "won", 1, "(all)"),
+        (2, "lead", 0, "(none)"),
+        (3, "lead", 0, None), (3, "won", 2, None),
+        (4, "lead", 0, None),
+        columns=["channel"],
+    )  # fmt: skip
+    out = fm.funnel(events, ["lead", "won"], by="channel", order=order)
+    got = {
+        (r.overall, None if pd.isna(r.channel) else r.channel, r.step_number): r.entities
+        for r in out.itertuples()
+    }
+    assert got == {
+        (True, None, 1): 4, (True, None, 2): 2,
+        (False, "(all)", 1): 1, (False, "(all)", 2): 1,
+        (False, "(none)", 1): 1, (False, "(none)", 2): 0,
+        (False, None, 1): 2, (False, None, 2): 1,
+    }  # fmt: skip
+    trend = fm.funnel_trend(events, ["lead", "won"], by="channel", freq="M")
+    entered = trend[trend.step_number == 1]
+    assert _groups(entered, "entities") == [
+        (True, None, 4),
+        (False, "(all)", 1),
+        (False, "(none)", 1),
+        (False, None, 2),
+    ]
+    summary = fm.time_to_convert(events, ["lead", "won"], by="channel").summary
+    assert _groups(summary, "entities") == [(True, None, 2), (False, "(all)", 1), (False, None, 1)]
+
+
+def _groups(frame, value):
+    """(overall, channel, value) rows in order, a null channel as None."""
+    return [
+        (bool(o), None if pd.isna(c) else c, int(v))
+        for o, c, v in zip(frame.overall, frame.channel, frame[value], strict=True)
+    ]
+
+
+def test_empty_event_log_gives_zero_counts_at_every_step():
+    empty = log((1, "lead", 0)).iloc[0:0]
+    out = fm.funnel(empty, ["lead", "mql", "won"])
+    assert out["step"].tolist() == ["lead", "mql", "won"]
+    assert out["entities"].tolist() == [0, 0, 0]
+    assert out["conversion_from_first"].isna().all()  # 0 / 0: NaN, never an error
+    # Unknown names on a log that has events are still an error.
+    with pytest.raises(ValueError, match="unknown event name"):
+        fm.funnel(log((1, "lead", 0)), ["lead", "nope"])
 
 
 def test_null_rows_are_counted_and_warned():

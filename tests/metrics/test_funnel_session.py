@@ -144,8 +144,9 @@ def test_small_log_counts_by_hand():
     assert counts(window="1D", start="2024-03-01", end="2024-09-01") == [1, 1, 0]
     # Best attempt attributes c to the channel of its second entry (ads).
     best = session.funnel(SMALL_STEPS, window="2h", attempts="best", by="channel")
-    won = best[best["step"] == "won"].set_index("channel")["entities"]
-    assert won.to_dict() == {"(all)": 1, "ads": 1, "mail": 0, "seo": 0}
+    won = best[(best["step"] == "won") & ~best["overall"]].set_index("channel")["entities"]
+    assert won.to_dict() == {"ads": 1, "mail": 0, "seo": 0}
+    assert best[(best["step"] == "won") & best["overall"]]["entities"].tolist() == [1]
 
 
 def test_window_and_breakdown_changes_reuse_one_chain(demo, monkeypatch):
