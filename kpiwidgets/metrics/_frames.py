@@ -112,18 +112,22 @@ class Prepared:
                     out[c] = out[c].dt.tz_localize("UTC").dt.tz_convert(zone)
             out.attrs["dropped_rows"] = dict(self.dropped)
             return out
+        out: nw.LazyFrame | nw.DataFrame = result
+        if self.kind not in ("lazy", "polars-lazy"):
+            # Eager callers: collect first, then put the zone back on the (small) result;
+            # pyarrow input was computed by DuckDB, which converts only to its own zone.
+            out = result.collect(backend="polars" if self.kind == "polars" else "pyarrow")
         if durations:
-            result = _as_durations(result, durations)
-        if zone is not None and restore:
-            result = result.with_columns(nw.col(c).dt.replace_time_zone(zone) for c in restore)
-        if zone is not None and instants:
-            result = result.with_columns(
-                nw.col(c).dt.replace_time_zone("UTC").dt.convert_time_zone(zone) for c in instants
-            )
-        if self.kind == "lazy" or self.kind == "polars-lazy":
-            return result.to_native()
-        backend = "polars" if self.kind == "polars" else "pyarrow"
-        return result.collect(backend=backend).to_native()
+            out = _as_durations(out, durations)
+        if zone is not None and out.implementation.is_duckdb():
+            # DuckDB's zone is its connection's (UTC here, see prepare): naive values become
+            # TIMESTAMPTZ by a cast (narwhals' replace_time_zone leaves them naive).
+            zoned = nw.Datetime("us", zone)
+            out = out.with_columns(nw.col(c).cast(zoned) for c in [*restore, *instants])
+        elif zone is not None:
+            out = out.with_columns(nw.col(c).dt.replace_time_zone(zone) for c in restore)
+            out = out.with_columns(_from_utc(nw.col(c), zone) for c in instants)
+        return out.to_native()
 
     def from_dict(self, data: dict[str, list[Any]]) -> Any:
         """Build a small result computed in Python (p-values, histogram bins) as the caller's
@@ -221,14 +225,49 @@ def prepare(frame: Any, *, name: str = "input", instants: bool = False) -> Prepa
     else:
         kind = "polars" if nw_frame.implementation.is_polars() else "pyarrow"
         lf = nw_frame.lazy()
+    if time_zones and lf.implementation.is_duckdb():
+        _check_duckdb_zones(name, time_zones)
     if time_zones and instants:
         lf = lf.with_columns(
             *(nw.col(c).dt.replace_time_zone(None).alias(f"{WALL_PREFIX}{c}") for c in time_zones),
-            *(nw.col(c).dt.convert_time_zone("UTC").dt.replace_time_zone(None) for c in time_zones),
+            *(_to_utc(nw.col(c), z) for c, z in time_zones.items()),
         )
     elif time_zones:
         lf = lf.with_columns(nw.col(c).dt.replace_time_zone(None) for c in time_zones)
     return Prepared(lf=lf, kind=kind, time_zones=time_zones, utc=instants and bool(time_zones))
+
+
+# Zone names that are UTC itself: converting to or from them changes no instant.
+_UTC = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"}
+
+
+def _to_utc(column: nw.Expr, zone: str) -> nw.Expr:
+    """Naive UTC instants of a tz-aware column (no conversion needed for a UTC zone: DuckDB
+    can only convert to its connection's zone, which is the column's)."""
+    if zone in _UTC:
+        return column.dt.replace_time_zone(None)
+    return column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+
+
+def _from_utc(column: nw.Expr, zone: str) -> nw.Expr:
+    """The inverse of :func:`_to_utc`: naive UTC instants shown in ``zone``."""
+    if zone in _UTC:
+        return column.dt.replace_time_zone(zone)
+    return column.dt.replace_time_zone("UTC").dt.convert_time_zone(zone)
+
+
+def _check_duckdb_zones(name: str, time_zones: dict[str, str]) -> None:
+    """DuckDB shows TIMESTAMPTZ in its connection's zone and converts to no other one."""
+    zone = next(iter(time_zones.values()))
+    if zone not in _UTC:
+        columns = ", ".join(map(repr, time_zones))
+        raise ValueError(
+            f"{name}: column(s) {columns} are DuckDB TIMESTAMPTZ shown in the connection's time "
+            f"zone {zone!r}; DuckDB cannot convert them to UTC for us, so tz-aware DuckDB "
+            "input is computed only with the connection in UTC: run SET TimeZone = 'UTC' on "
+            "the connection, or pass naive local times (e.g. timestamp AT TIME ZONE "
+            f"'{zone}')"
+        )
 
 
 def _time_zones(frame: nw.DataFrame | nw.LazyFrame) -> dict[str, str]:
