@@ -196,9 +196,9 @@ def _histogram(prep: Any, grouped: nw.LazyFrame, by_cols: list[str]) -> Any:
     # Overall first, then the breakdown values in order, a null value last.
     groups = sorted(
         {key[:-1] for key in found},
-        key=lambda g: (not g[-1], *((unlabel(v) is None, unlabel(v) or "") for v in g[:-1]))
-        if g
-        else (),
+        key=lambda g: (
+            (not g[-1], *((unlabel(v) is None, unlabel(v) or "") for v in g[:-1])) if g else ()
+        ),
     )
     edges = [lo + width * i for i in range(n_bins)] + [hi]
     for group in groups:

@@ -104,7 +104,8 @@ def funnel(
         the smallest value). Breakdown values are returned as text (a null value stays
         null). The overall rows, computed by the engine, come first: a boolean ``overall``
         column is true on them (their ``by`` values are null), as SQL's ``GROUPING()``
-        marks a rollup's total, so a value that is literally ``"(all)"`` is its own group.
+        marks a rollup's total, so a value that is literally ``"(all)"`` is its own group
+        (``docs/breakdowns.md``).
     start, end
         Entry range ``[start, end)``; later steps may fall after ``end``. For tz-aware data
         naive bounds are wall time in the data's zone.
