@@ -296,7 +296,7 @@ class _Repair:
             return
         if column.values is None or kind != "text":
             return
-        normalised = _map_values(series, {v: v for v in column.values}, keep_unmapped=True)
+        normalised = _map_values(series, {v: v for v in column.values})
         unexpected = present & ~normalised.isin(column.values)
         if unexpected.any():
             found = ", ".join(repr(v) for v in series[unexpected].unique()[:5])
@@ -361,16 +361,14 @@ class _Repair:
         return df.loc[keep].reset_index(drop=True)
 
 
-def _map_values(series: pd.Series, mapping: Mapping[Any, Any], keep_unmapped=True) -> pd.Series:
+def _map_values(series: pd.Series, mapping: Mapping[Any, Any]) -> pd.Series:
     """Map ``series`` through ``mapping``, comparing case- and space-insensitively.
 
     Values the mapping does not name are kept as they are (the vocabulary check reports them).
     """
     lookup = {normalise(k): v for k, v in mapping.items()}
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    mapped = np.array(
-        [lookup.get(normalise(u), u if keep_unmapped else None) for u in uniques], dtype=object
-    )
+    mapped = np.array([lookup.get(normalise(u), u) for u in uniques], dtype=object)
     out = pd.Series(
         mapped[np.where(codes >= 0, codes, 0)] if len(mapped) else np.full(len(series), None),
         index=series.index,

@@ -385,6 +385,14 @@ HUBSPOT_CSV = (
 )
 
 
+# Both exports hold the same five deals: 12,000 + 2,000 won, 3,500 lost, 8,250.50 + 1,000 open.
+EXPORT_TOTALS = {
+    "lost": {"count": 1, "sum": 3500.0},
+    "open": {"count": 2, "sum": 9250.5},
+    "won": {"count": 2, "sum": 14000.0},
+}
+
+
 def _status_totals(deals):
     return deals.groupby("status")["amount"].agg(["count", "sum"]).to_dict("index")
 
@@ -393,11 +401,7 @@ def test_salesforce_preset_maps_an_opportunity_report(tmp_path):
     _write(tmp_path, "opportunities.csv", SALESFORCE_CSV)
     ds = kw.read_dataset(tmp_path, preset="salesforce")
     deals = ds.opportunities.set_index("opportunity_id")
-    assert _status_totals(deals) == {
-        "lost": {"count": 1, "sum": 3500.0},
-        "open": {"count": 2, "sum": 9250.5},
-        "won": {"count": 2, "sum": 14000.0},
-    }
+    assert _status_totals(deals) == EXPORT_TOTALS
     assert deals.loc["0065g00000AAA01", "owner"] == "Ann Lee"
     assert deals.loc["0065g00000AAA01", "channel"] == "Web"
     assert deals.loc["0065g00000AAA01", "closed_at"] == pd.Timestamp("2024-02-26")
@@ -412,11 +416,7 @@ def test_hubspot_preset_maps_a_deals_export_and_its_file_name(tmp_path):
     _write(tmp_path, "deals.csv", text)
     ds = kw.read_dataset(tmp_path, preset="hubspot")
     deals = ds.opportunities.set_index("opportunity_id")
-    assert _status_totals(deals) == {
-        "lost": {"count": 1, "sum": 3500.0},
-        "open": {"count": 2, "sum": 9250.5},
-        "won": {"count": 2, "sum": 14000.0},
-    }
+    assert _status_totals(deals) == EXPORT_TOTALS
     assert deals.index.tolist() == ["9001", "9002", "9003", "9004", "9005"]  # ids as text
     assert deals.loc["9003", "expected_close_at"] == pd.Timestamp("2024-06-28")
     assert pd.isna(deals.loc["9004", "expected_close_at"])
