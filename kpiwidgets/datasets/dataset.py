@@ -18,23 +18,26 @@ Decisions (documented for users in ``Dataset``'s docstring and ``docs/reading-da
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import narwhals.stable.v2 as nw
 import pandas as pd
 
 from kpiwidgets._warnings import DataQualityWarning, DroppedRowsWarning
-from kpiwidgets.datasets._files import file_table_name, read_table_file
+from kpiwidgets.datasets._options import (
+    check_options,
+    column_names,
+    merge_values,
+    preset_entry,
+    resolve_renames,
+)
 from kpiwidgets.datasets._quality import quality_findings
-from kpiwidgets.datasets._validate import Options, normalise, validate_table
-from kpiwidgets.datasets.presets import PRESETS
+from kpiwidgets.datasets._validate import Options, validate_table
 from kpiwidgets.datasets.schema import TABLES
 
-__all__ = ["Dataset", "read_dataset"]
+__all__ = ["Dataset"]
 
 
 class Dataset:
@@ -136,20 +139,20 @@ class Dataset:
         errors: str = "drop",
         **tables: Any,
     ) -> None:
-        _check_options(errors=errors, dayfirst=dayfirst, decimal=decimal, duplicates=duplicates)
+        check_options(errors=errors, dayfirst=dayfirst, decimal=decimal, duplicates=duplicates)
         unknown = sorted(set(tables) - set(TABLES))
         if unknown:
             raise ValueError(
                 f"Dataset: unknown table(s) {', '.join(map(repr, unknown))}; "
                 f"expected some of: {', '.join(TABLES)}"
             )
-        entry = _preset(preset)
+        entry = preset_entry(preset)
         options = Options(
             errors=errors,
             dayfirst=dayfirst,
             decimal=decimal,
             date_format=date_format,
-            values=_merge_values(entry.get("values", {}), values or {}),
+            values=merge_values(entry.get("values", {}), values or {}),
             duplicates=duplicates,
         )
         problems: list[str] = []
@@ -159,7 +162,7 @@ class Dataset:
         for name, frame in tables.items():
             if frame is None:
                 continue
-            names = _column_names(frame)
+            names = column_names(frame)
             renames = resolve_renames(name, names, columns, entry) if names is not None else {}
             checked = validate_table(TABLES[name], frame, renames, options, problems)
             if checked is None:
@@ -185,7 +188,7 @@ class Dataset:
                 stacklevel=2,
             )
         self._quality: pd.DataFrame | None = None
-        if all(_is_pandas(f) for f in self._tables.values()):
+        if all(isinstance(f, pd.DataFrame) for f in self._tables.values()):
             findings = self.quality()
             if len(findings):
                 lines = [
@@ -309,197 +312,3 @@ class Dataset:
             f"the dataset has no {name!r} table{known}; "
             f"it has: {', '.join(self.tables) or 'no tables'}"
         )
-
-
-def _check_options(**given: Any) -> None:
-    allowed = {
-        "errors": ("drop", "raise"),
-        "dayfirst": (None, True, False),
-        "decimal": (None, ".", ","),
-        "duplicates": ("raise", "first", "last"),
-    }
-    for name, value in given.items():
-        if not any(value is a or (isinstance(a, str) and value == a) for a in allowed[name]):
-            choices = ", ".join(map(repr, allowed[name]))
-            raise ValueError(f"Dataset: {name} must be one of {choices}, found {value!r}")
-
-
-def _preset(preset: str | None) -> dict[str, Any]:
-    if preset is None:
-        return {}
-    key = normalise(preset)
-    if key not in PRESETS:
-        raise ValueError(
-            f"Dataset: unknown preset {preset!r}; expected one of: {', '.join(PRESETS)}"
-        )
-    return PRESETS[key]
-
-
-def _merge_values(preset: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
-    """Per table and column, the user's value mappings on top of the preset's."""
-    merged: dict[str, dict[str, dict[Any, Any]]] = {}
-    for source in (preset, given):
-        for table, per_column in source.items():
-            if table not in TABLES:
-                raise ValueError(
-                    f"Dataset: values= names an unknown table {table!r}; "
-                    f"expected some of: {', '.join(TABLES)}"
-                )
-            for column, mapping in per_column.items():
-                merged.setdefault(table, {}).setdefault(column, {}).update(mapping)
-    return merged
-
-
-def _column_names(frame: Any) -> list[str] | None:
-    try:
-        return nw.from_native(frame).collect_schema().names()
-    except TypeError:
-        return None
-
-
-def _is_pandas(frame: Any) -> bool:
-    return isinstance(frame, pd.DataFrame)
-
-
-def resolve_renames(
-    table: str,
-    names: list[str],
-    columns: Mapping[str, Any] | None,
-    preset: Mapping[str, Any],
-) -> dict[str, str]:
-    """Renames for one table: the user's ``columns=``, then the preset's header candidates
-    for canonical columns still missing (headers match ignoring case and spaces)."""
-    renames: dict[str, str] = {}
-    if columns:
-        if any(isinstance(v, Mapping) for v in columns.values()):
-            renames = dict(columns.get(table, {}))
-        else:
-            renames = dict(columns)
-    renames = {k: v for k, v in renames.items() if k in names}
-    taken = set(renames.values()) | {n for n in names if n in TABLES[table].column_names}
-    by_key = {normalise(n): n for n in names if n not in renames}
-    for canonical, candidates in preset.get("columns", {}).get(table, {}).items():
-        if canonical in taken:
-            continue
-        for candidate in candidates:
-            header = by_key.get(normalise(candidate))
-            if header is not None and header not in renames:
-                renames[header] = canonical
-                taken.add(canonical)
-                break
-    return renames
-
-
-def read_dataset(
-    path: str | os.PathLike[str],
-    *,
-    columns: Mapping[str, Any] | None = None,
-    dayfirst: bool | None = None,
-    decimal: str | None = None,
-    date_format: str | Mapping[str, Any] | None = None,
-    values: Mapping[str, Mapping[str, Mapping[Any, Any]]] | None = None,
-    duplicates: str = "raise",
-    preset: str | None = None,
-    encoding: str = "utf-8",
-    errors: str = "drop",
-) -> Dataset:
-    """Load a folder of export files named after the canonical tables.
-
-    ``leads.csv``, ``opportunities.xlsx``, ``spend.parquet``, ... become the tables of a
-    validated :class:`Dataset` (every option is passed on to it; see there). File names match
-    ignoring case (``Leads.CSV``); a preset adds its CRM's names (``deals.csv`` is the
-    opportunities table with ``preset="hubspot"``).
-
-    Formats: ``.csv`` (the delimiter, ``,`` ``;`` tab or ``|``, is sniffed from the header; a
-    UTF-8 byte order mark is fine), ``.csv.gz``, ``.tsv``, ``.parquet``, ``.xlsx`` (first
-    sheet; needs openpyxl) and JSON lines (``.json``, ``.jsonl``, ``.ndjson``). Canonical
-    columns of text files are read as text, so ids keep leading zeros (``007``) and each date
-    and number column is read with one format by the dataset's validation.
-
-    Parameters
-    ----------
-    encoding:
-        Text encoding of CSV/TSV files (default UTF-8). A file that does not decode is
-        reported by name with the byte offset of the first bad byte.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` is not a folder, or holds no file named after a canonical table.
-    ValueError
-        Two files for one table, a file that does not decode, or any problem of the tables
-        (see :class:`Dataset`).
-
-    Warns
-    -----
-    UserWarning
-        Listing the files that match no table (they are not read).
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (folder / "revenue.csv").write_text("account_id;month;mrr\\nA1;01-02-2024;1.200,50\\n")
-    >>> ds = read_dataset(folder, dayfirst=True)
-    >>> ds.revenue.mrr.sum(), ds.revenue.month[0].strftime("%d %b %Y")
-    (np.float64(1200.5), '01 Feb 2024')
-    """
-    folder = Path(path)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"read_dataset: {str(folder)!r} is not a folder")
-    entry = _preset(preset)
-    aliases = {**{t: t for t in TABLES}, **entry.get("files", {})}
-    found: dict[str, tuple[Path, str]] = {}
-    unmatched: list[str] = []
-    for file in sorted(folder.iterdir()):
-        if file.name.startswith(".") or not file.is_file():
-            continue
-        named = file_table_name(file)
-        table = aliases.get(named[0]) if named else None
-        if table is None:
-            unmatched.append(file.name)
-            continue
-        if table in found:
-            raise ValueError(
-                f"read_dataset: two files for the {table!r} table: {found[table][0].name} and "
-                f"{file.name}; keep one"
-            )
-        found[table] = (file, named[1])
-    if not found:
-        raise FileNotFoundError(
-            f"read_dataset: no table files in {str(folder)!r}; expected files such as "
-            f"leads.csv or spend.parquet named after: {', '.join(TABLES)}"
-            + (f" (found: {', '.join(unmatched)})" if unmatched else "")
-        )
-    if unmatched:
-        warnings.warn(
-            f"read_dataset: {len(unmatched)} file(s) in {folder.name!r} match no table and were "
-            f"not read: {', '.join(unmatched)}; table names: {', '.join(TABLES)}",
-            UserWarning,
-            stacklevel=2,
-        )
-    frames: dict[str, pd.DataFrame] = {}
-    for table, (file, suffix) in found.items():
-
-        def canonical_headers(headers: list[str], table: str = table) -> dict[str, str]:
-            renames = resolve_renames(table, [h.strip() for h in headers], columns, entry)
-            schema = TABLES[table]
-            kinds = {}
-            for header in headers:
-                name = renames.get(header.strip(), header.strip())
-                if name in schema.column_names:
-                    kinds[header] = schema.column(name).kind
-            return kinds
-
-        frames[table] = read_table_file(file, suffix, canonical_headers, encoding=encoding)
-    return Dataset(
-        columns=columns,
-        dayfirst=dayfirst,
-        decimal=decimal,
-        date_format=date_format,
-        values=values,
-        duplicates=duplicates,
-        preset=preset,
-        errors=errors,
-        **frames,
-    )
