@@ -26,7 +26,6 @@ __all__ = [
     "Prepared",
     "as_list",
     "attach_dropped",
-    "check_choice",
     "convert_zone",
     "datetime_column",
     "drop_null_rows",
@@ -335,20 +334,24 @@ def attach_dropped(result: Any, dropped: dict[str, int]) -> Any:
 # -- shared helpers for metrics (calendar arithmetic, parameters, as_of, materializing) -------
 
 
-def ratio(numerator: nw.Expr, denominator: nw.Expr) -> nw.Expr:
-    """numerator / denominator, null (NaN in pandas) when the denominator is 0."""
-    return nw.when(denominator != 0).then(numerator / denominator)
+def ratio(numerator: Any, denominator: Any) -> nw.Expr:
+    """numerator / denominator as a float; NaN when the denominator is 0 (every rate of the
+    core follows this one rule: a zero denominator is NaN, never an error or a null).
+
+    Counts, sums of clipped values and cohort sizes are never negative; a negative
+    denominator would be NaN too. Accepts column names or expressions.
+    """
+    num = nw.col(numerator) if isinstance(numerator, str) else numerator
+    den = nw.col(denominator) if isinstance(denominator, str) else denominator
+    return (
+        nw.when(den > 0)
+        .then(num.cast(nw.Float64) / den.cast(nw.Float64))
+        .otherwise(nw.lit(float("nan")))
+    )
 
 
 def as_list(columns: str | Sequence[str] | None) -> list[str]:
     return [columns] if isinstance(columns, str) else list(columns or [])
-
-
-def check_choice(found: str, allowed: Sequence[str], *, name: str, where: str) -> None:
-    if found not in allowed:
-        raise ValueError(
-            f"{where}: {name} must be one of {', '.join(map(repr, allowed))}, found {found!r}"
-        )
 
 
 def datetime_column(

@@ -35,9 +35,8 @@ from kpiwidgets.metrics._frames import (
     materialize,
     prepare,
 )
+from kpiwidgets.metrics.choices import Attempts, Order, check_choice
 
-ORDERS = ("ordered", "strict", "any")
-ATTEMPTS = ("first", "best")
 Steps = Sequence[str | Sequence[str]]
 _P = "__kw_"  # prefix of internal columns, so they never clash with the user's
 ROW = f"{_P}row"
@@ -119,14 +118,6 @@ def parse_window(window: Any, *, name: str = "window") -> dt.timedelta:
         raise ValueError(f"{name}: expected a duration of zero or more, found {window!r}")
     # Timestamps are compared at microsecond precision; drop pandas' nanoseconds.
     return dt.timedelta(microseconds=round(value / dt.timedelta(microseconds=1)))
-
-
-def _choice(value: Any, allowed: tuple[str, ...], name: str) -> str:
-    if value not in allowed:
-        raise ValueError(
-            f"{name}: expected one of {', '.join(repr(a) for a in allowed)}, found {value!r}"
-        )
-    return value
 
 
 def _bound(value: Any, name: str, zone: str | None) -> dt.datetime | None:
@@ -217,8 +208,8 @@ def make_spec(
         event=event,
         timestamp=timestamp,
         window=parse_window(window),
-        order=_choice(order, ORDERS, "order"),
-        attempts=_choice(attempts, ATTEMPTS, "attempts"),
+        order=check_choice(order, Order, name="order", where="funnel"),
+        attempts=check_choice(attempts, Attempts, name="attempts", where="funnel"),
         by=by_cols,
         start=_bound(start, "start", zone),
         end=_bound(end, "end", zone),

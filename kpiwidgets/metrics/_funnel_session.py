@@ -20,6 +20,7 @@ from kpiwidgets.metrics._funnel_plan import FunnelSpec, apply_window, parse_wind
 from kpiwidgets.metrics._funnel_table import funnel_table
 from kpiwidgets.metrics._segments import segment_comparison
 from kpiwidgets.metrics._time_to_convert import TimeToConvert, time_to_convert
+from kpiwidgets.metrics.choices import Attempts, Order, Period
 from kpiwidgets.metrics.funnel import (
     ORDER,
     _entities_frame,
@@ -75,8 +76,8 @@ class FunnelSession:
         self,
         steps: list[Any],
         *,
-        order: str = "ordered",
-        attempts: str = "first",
+        order: Order = "ordered",
+        attempts: Attempts = "first",
         start: Any = None,
         end: Any = None,
     ) -> _FunnelChain:
@@ -162,7 +163,7 @@ class FunnelSession:
         return chain.prep.finish(frame, tz_columns=_entity_columns(spec))
 
     # -- the other views (a scan each, remembered) -------------------------------------------
-    def trend(self, steps: list[Any], *, freq: str = "W", **settings: Any) -> Any:
+    def trend(self, steps: list[Any], *, freq: Period = "W", **settings: Any) -> Any:
         """Same as ``kw.funnel_trend(events, steps, freq=..., **settings)``."""
         key = ("trend", _freeze(steps), freq, _freeze(settings))
         return self._remember(

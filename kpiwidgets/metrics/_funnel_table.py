@@ -18,6 +18,7 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
+from kpiwidgets.metrics._frames import ratio
 from kpiwidgets.metrics._funnel_plan import _P, FunnelSpec, StepFrames, step_time
 
 OVERALL = "overall"
@@ -64,19 +65,6 @@ def with_total_copy(per_entity: nw.LazyFrame, by: tuple[str, ...]) -> nw.LazyFra
         *(nw.when(nw.col(copy) == 1).then(nw.lit(_NULL)).otherwise(nw.col(b)).alias(b) for b in by),
         (nw.col(copy) == 1).alias(FLAG),
     ).drop(f"{_P}cv", copy)
-
-
-def ratio(num: Any, den: Any) -> nw.Expr:
-    """num / den, NaN when den is 0 (zero denominators are NaN, never an error)."""
-    num, den = (
-        nw.col(num) if isinstance(num, str) else num,
-        nw.col(den) if isinstance(den, str) else den,
-    )
-    return (
-        nw.when(den > 0)
-        .then(num.cast(nw.Float64) / den.cast(nw.Float64))
-        .otherwise(nw.lit(float("nan")))
-    )
 
 
 def wilson(x: str, n: str) -> tuple[nw.Expr, nw.Expr]:

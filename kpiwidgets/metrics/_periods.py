@@ -6,6 +6,8 @@ import datetime
 
 import narwhals.stable.v2 as nw
 
+from kpiwidgets.metrics.choices import Period, check_choice, choices
+
 __all__ = [
     "PERIODS",
     "check_period",
@@ -15,13 +17,12 @@ __all__ = [
     "period_start",
 ]
 
-PERIODS = ("D", "W", "M", "Q", "Y")
+PERIODS = choices(Period)
 _TRUNCATE = {"D": "1d", "M": "1mo", "Q": "1q", "Y": "1y"}
 
 
 def check_period(period: str, *, where: str) -> None:
-    if period not in PERIODS:
-        raise ValueError(f"{where}: period must be one of {', '.join(PERIODS)}, found {period!r}")
+    check_choice(period, Period, name="period", where=where)
 
 
 def period_start(expr: nw.Expr, period: str) -> nw.Expr:

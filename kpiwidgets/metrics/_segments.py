@@ -12,6 +12,7 @@ import narwhals.stable.v2 as nw
 from kpiwidgets.metrics._funnel_plan import Steps, per_entity_steps, step_time
 from kpiwidgets.metrics._funnel_table import label_breakdown, unlabel
 from kpiwidgets.metrics._stats import fisher_exact_p_value, two_proportion_p_value
+from kpiwidgets.metrics.choices import Attempts, Order
 
 SMALL_SAMPLE = 30
 """Segments with fewer entered entities than this are flagged ``small_sample``."""
@@ -28,8 +29,8 @@ def segment_comparison(
     event: str = "event",
     timestamp: str = "timestamp",
     window: str | dt.timedelta = "30D",
-    order: str = "ordered",
-    attempts: str = "first",
+    order: Order = "ordered",
+    attempts: Attempts = "first",
     start: Any = None,
     end: Any = None,
 ) -> Any:

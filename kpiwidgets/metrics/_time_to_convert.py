@@ -19,6 +19,7 @@ from kpiwidgets.metrics._funnel_table import (
     unlabel,
     with_total_copy,
 )
+from kpiwidgets.metrics.choices import Attempts, Order
 
 _US = "duration_us"
 _SUMMARY = {"mean": None, "median": 0.5, "p25": 0.25, "p75": 0.75, "p90": 0.9}
@@ -72,8 +73,8 @@ def time_to_convert(
     event: str = "event",
     timestamp: str = "timestamp",
     window: str | dt.timedelta = "30D",
-    order: str = "ordered",
-    attempts: str = "first",
+    order: Order = "ordered",
+    attempts: Attempts = "first",
     by: str | Sequence[str] | None = None,
     start: Any = None,
     end: Any = None,

@@ -9,6 +9,7 @@ import narwhals.stable.v2 as nw
 
 from kpiwidgets.metrics._frames import drop_null_rows, prepare
 from kpiwidgets.metrics._periods import check_period, period_start
+from kpiwidgets.metrics.choices import Period
 
 __all__ = ["count_by_period"]
 
@@ -17,7 +18,7 @@ def count_by_period(
     frame: Any,
     *,
     timestamp: str,
-    period: str = "M",
+    period: Period = "M",
     by: str | Sequence[str] | None = None,
 ) -> Any:
     """Rows per calendar period (and per ``by`` value).

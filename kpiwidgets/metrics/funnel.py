@@ -41,9 +41,10 @@ from kpiwidgets.metrics._funnel_table import (
     step_counts,
     step_counts_from_steps,
 )
-from kpiwidgets.metrics._periods import PERIODS, period_end, period_start
+from kpiwidgets.metrics._periods import period_end, period_start
 from kpiwidgets.metrics._segments import segment_comparison
 from kpiwidgets.metrics._time_to_convert import TimeToConvert, time_to_convert
+from kpiwidgets.metrics.choices import Attempts, Order, Period, check_choice
 
 ORDER = "__kw_order"
 """Column of a materialised chain: the row's rank by (entity, entry time)."""
@@ -66,8 +67,8 @@ def funnel(
     event: str = "event",
     timestamp: str = "timestamp",
     window: str | dt.timedelta = "30D",
-    order: str = "ordered",
-    attempts: str = "first",
+    order: Order = "ordered",
+    attempts: Attempts = "first",
     by: str | Sequence[str] | None = None,
     start: Any = None,
     end: Any = None,
@@ -213,8 +214,8 @@ def funnel_entities(
     event: str = "event",
     timestamp: str = "timestamp",
     window: str | dt.timedelta = "30D",
-    order: str = "ordered",
-    attempts: str = "first",
+    order: Order = "ordered",
+    attempts: Attempts = "first",
     by: str | Sequence[str] | None = None,
     start: Any = None,
     end: Any = None,
@@ -272,12 +273,12 @@ def funnel_trend(
     event: str = "event",
     timestamp: str = "timestamp",
     window: str | dt.timedelta = "30D",
-    order: str = "ordered",
-    attempts: str = "first",
+    order: Order = "ordered",
+    attempts: Attempts = "first",
     by: str | Sequence[str] | None = None,
     start: Any = None,
     end: Any = None,
-    freq: str = "W",
+    freq: Period = "W",
 ) -> Any:
     """Funnel conversion per entry period (the period of each entity's step-1 time).
 
@@ -313,8 +314,7 @@ def funnel_trend(
     2 2024-01-08  lead         1                    1.0        False
     3 2024-01-08   mql         1                    1.0        False
     """
-    if freq not in PERIODS:
-        raise ValueError(f"freq: expected one of {', '.join(map(repr, PERIODS))}, found {freq!r}")
+    check_choice(freq, Period, name="freq", where="funnel_trend")
     prep, spec, per_entity = per_entity_steps(
         events,
         steps,
@@ -390,8 +390,8 @@ def _entity_chain(
     entity: str = "entity_id",
     event: str = "event",
     timestamp: str = "timestamp",
-    order: str = "ordered",
-    attempts: str = "first",
+    order: Order = "ordered",
+    attempts: Attempts = "first",
     by: str | Sequence[str] | None = None,
     start: Any = None,
     end: Any = None,

@@ -16,7 +16,6 @@ import narwhals.stable.v2 as nw
 
 from kpiwidgets.metrics._frames import (
     as_list,
-    check_choice,
     convert_zone,
     datetime_column,
     drop_null_rows,
@@ -27,11 +26,17 @@ from kpiwidgets.metrics._frames import (
     wall_time,
 )
 from kpiwidgets.metrics._periods import check_period, period_index, period_index_of, period_start
+from kpiwidgets.metrics.choices import (
+    AverageMethod,
+    Period,
+    RetentionMode,
+    ValueAgg,
+    check_choice,
+)
 
 __all__ = ["average_retention", "cohort_retention", "retention_triangle"]
 
-_MODES = ("on", "on_or_after")
-_METHODS = ("pooled", "simple")
+
 _OUTPUT = (
     "cohort",
     "period_number",
@@ -49,13 +54,13 @@ def cohort_retention(
     *,
     entity: str = "account_id",
     timestamp: str = "month",
-    period: str = "M",
-    mode: str = "on",
+    period: Period = "M",
+    mode: RetentionMode = "on",
     value: str | None = None,
     by: str | Sequence[str] | None = None,
     as_of: _dt.datetime | _dt.date | str | None = None,
     tz: str | None = None,
-    value_agg: str = "sum",
+    value_agg: ValueAgg = "sum",
 ) -> Any:
     """Share of each cohort still active ``k`` calendar periods after its first activity.
 
@@ -135,10 +140,10 @@ def cohort_retention(
     """
     where = "cohort_retention"
     check_period(period, where=where)
-    check_choice(mode, _MODES, name="mode", where=where)
+    check_choice(mode, RetentionMode, name="mode", where=where)
     if value is not None and mode != "on":
         raise ValueError(f"{where}: value= needs mode='on', found mode={mode!r}")
-    check_choice(value_agg, ("sum", "period_end"), name="value_agg", where=where)
+    check_choice(value_agg, ValueAgg, name="value_agg", where=where)
     keys = as_list(by)
     clash = sorted(set(keys) & {*_OUTPUT, entity, timestamp})
     if clash:
@@ -331,7 +336,7 @@ def _triangle(
     return grid.select(*out).sort(*cohort, "period_number", nulls_last=True)
 
 
-def average_retention(result: Any, method: str = "pooled") -> Any:
+def average_retention(result: Any, method: AverageMethod = "pooled") -> Any:
     """The average cohort: retention at each k over the cohorts whose cell k is complete.
 
     * ``"pooled"`` (default): ``Σ retained / Σ cohort_size`` — each entity weighs the same.
@@ -363,7 +368,7 @@ def average_retention(result: Any, method: str = "pooled") -> Any:
     >>> float(average_retention(result, method="simple")["retention"].iloc[1])
     0.35
     """
-    check_choice(method, _METHODS, name="method", where="average_retention")
+    check_choice(method, AverageMethod, name="method", where="average_retention")
     prep = prepare(result, name="result")
     names = prep.lf.collect_schema().names()
     missing = [c for c in _OUTPUT if c not in names and c not in ("value", "value_retention")]

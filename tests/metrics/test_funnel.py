@@ -285,8 +285,8 @@ def test_unknown_step_lists_event_names():
     [
         ({"window": "30 days"}, "window: expected a duration"),
         ({"window": "-2h"}, "window: expected a duration"),
-        ({"order": "sequential"}, "order: expected one of 'ordered', 'strict', 'any', found"),
-        ({"attempts": "last"}, "attempts: expected one of 'first', 'best', found 'last'"),
+        ({"order": "sequential"}, "order must be one of 'ordered', 'strict', 'any', found"),
+        ({"attempts": "last"}, "attempts must be one of 'first', 'best', found 'last'"),
         ({"entity": "lead_id"}, "entity: expected a column of the events frame, found 'lead_id'"),
         ({"by": "region"}, "by: expected a column"),
         ({"start": "2024-02-01", "end": "2024-01-01"}, "start/end: expected start < end"),
