@@ -4,8 +4,6 @@ This package never imports a widget or chart library.
 """
 
 from kpiwidgets.metrics._frames import DroppedRowsWarning
-from kpiwidgets.metrics._funnel_session import FunnelSession
-from kpiwidgets.metrics._time_to_convert import TimeToConvert
 from kpiwidgets.metrics.counts import count_by_period
 from kpiwidgets.metrics.funnel import (
     funnel,
@@ -14,8 +12,10 @@ from kpiwidgets.metrics.funnel import (
     segment_comparison,
     time_to_convert,
 )
+from kpiwidgets.metrics.funnel_session import FunnelSession
 from kpiwidgets.metrics.retention import average_retention, cohort_retention, retention_triangle
 from kpiwidgets.metrics.revenue import logo_churn, mrr_movements, revenue_retention
+from kpiwidgets.metrics.time_to_convert import TimeToConvert
 
 __all__ = [
     "DroppedRowsWarning",

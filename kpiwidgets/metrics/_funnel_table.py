@@ -19,17 +19,19 @@ from typing import Any
 import narwhals.stable.v2 as nw
 
 from kpiwidgets.metrics._frames import ratio
-from kpiwidgets.metrics._funnel_plan import _P, FunnelSpec, StepFrames, step_time
+from kpiwidgets.metrics._funnel_plan import FunnelSpec, step_time
+from kpiwidgets.metrics._funnel_steps import StepFrames
+from kpiwidgets.metrics._names import internal
 
 OVERALL = "overall"
 """Output column (bool) marking the overall rows of a breakdown; their ``by`` values are null."""
 Z95 = 1.959963984540054  # standard normal 97.5 % quantile
 
-_VAR, _VAL = f"{_P}var", f"{_P}val"
-_GROUP = f"{_P}g"
+_VAR, _VAL = internal("var"), internal("val")
+_GROUP = internal("g")
 # Inside a plan: the overall flag, and the stand-in for a null breakdown value (a NUL byte
 # cannot come from a CSV export or a typed label, so no real value equals it).
-FLAG = f"{_P}overall"
+FLAG = internal("overall")
 _NULL = "\x00kw:null"
 
 
@@ -56,15 +58,15 @@ def with_total_copy(per_entity: nw.LazyFrame, by: tuple[str, ...]) -> nw.LazyFra
     remaining key. Done with an unpivot of two constant columns so the (expensive) input
     plan is scanned once.
     """
-    c0, c1, copy = f"{_P}c0", f"{_P}c1", f"{_P}copy"
+    c0, c1, copy = internal("c0"), internal("c1"), internal("copy")
     index = [c for c in per_entity.collect_schema().names()]
     doubled = per_entity.with_columns(nw.lit(0).alias(c0), nw.lit(1).alias(c1)).unpivot(
-        on=[c0, c1], index=index, variable_name=f"{_P}cv", value_name=copy
+        on=[c0, c1], index=index, variable_name=internal("cv"), value_name=copy
     )
     return doubled.with_columns(
         *(nw.when(nw.col(copy) == 1).then(nw.lit(_NULL)).otherwise(nw.col(b)).alias(b) for b in by),
         (nw.col(copy) == 1).alias(FLAG),
-    ).drop(f"{_P}cv", copy)
+    ).drop(internal("cv"), copy)
 
 
 def wilson(x: str, n: str) -> tuple[nw.Expr, nw.Expr]:
@@ -148,28 +150,28 @@ def step_counts_from_steps(
         wide = part if wide is None else wide.join(part, on=keys, how="left")
     assert wide is not None
     # Counts of groups missing at a step are 0, not null: unpivots may drop nulls (DuckDB).
-    counts = [f"{_P}n{k}" for k in range(2, spec.n_steps + 1)]
+    counts = [internal(f"n{k}") for k in range(2, spec.n_steps + 1)]
     wide = wide.with_columns(nw.col(c).fill_null(0.0) for c in counts)
     return _long_counts(wide, keys, spec, keys if by else [], medians=True)
 
 
 def _names(k: int) -> list[str]:
-    return [f"{_P}n{k}"] + ([f"{_P}m{k}"] if k > 1 else [])
+    return [internal(f"n{k}")] + ([internal(f"m{k}")] if k > 1 else [])
 
 
 def _reached(k: int) -> nw.Expr:
     """Per row: 1 if step ``k`` was reached, else 0 (summed into the count ``n{k}``)."""
-    return nw.col(step_time(k)).is_null().__invert__().cast(nw.Int64).alias(f"{_P}n{k}")
+    return nw.col(step_time(k)).is_null().__invert__().cast(nw.Int64).alias(internal(f"n{k}"))
 
 
 def _gap(k: int) -> nw.Expr:
     """Per row: t_k - t_{k-1} in microseconds (null unless both reached; median ``m{k}``)."""
     gap = nw.col(step_time(k)) - nw.col(step_time(k - 1))
-    return gap.dt.total_microseconds().cast(nw.Float64).alias(f"{_P}m{k}")
+    return gap.dt.total_microseconds().cast(nw.Float64).alias(internal(f"m{k}"))
 
 
 def _aggregate(name: str) -> nw.Expr:
-    if name.startswith(f"{_P}n"):
+    if name.startswith(internal("n")):
         return nw.col(name).sum().cast(nw.Float64)
     return nw.col(name).median()
 
@@ -184,12 +186,12 @@ def _long_counts(
     number: Any = nw.lit(None)
     for k in range(1, n + 1):
         number = (
-            nw.when(nw.col(_VAR).is_in([f"{_P}n{k}", f"{_P}m{k}"]))
+            nw.when(nw.col(_VAR).is_in([internal(f"n{k}"), internal(f"m{k}")]))
             .then(nw.lit(k))
             .otherwise(number)
         )
     long = long.with_columns(number.cast(nw.Int64).alias("step_number"))
-    is_count = nw.col(_VAR).str.starts_with(f"{_P}n")
+    is_count = nw.col(_VAR).str.starts_with(internal("n"))
     per_step = [nw.when(is_count).then(nw.col(_VAL)).max().alias("entities")]
     if medians:
         per_step.append(nw.when(~is_count).then(nw.col(_VAL)).max().alias("median_us"))

@@ -23,10 +23,13 @@ from kpiwidgets.metrics._frames import (
     ratio,
     time_range,
 )
+from kpiwidgets.metrics._names import internal
 from kpiwidgets.metrics._periods import period_index, period_index_of, period_start
 
 __all__ = ["logo_churn", "mrr_movements", "revenue_retention"]
 
+# Plan-internal columns: entity, time, value, month index, month start, first month.
+_E, _T, _V, _M, _S, _FIRST = (internal(n) for n in ("e", "t", "v", "m", "s", "first"))
 _MOVEMENTS = ("new", "reactivation", "expansion", "contraction", "churn")
 
 
@@ -67,23 +70,23 @@ def mrr_movements(
     1 2024-02-01   30.0       20.0   50.0         0.0
     """
     data = _monthly(revenue, entity, timestamp, value, where="mrr_movements")
-    pairs = _pairs(data, months=1).filter(nw.col("_m") <= data.last)
-    first = nw.when(nw.col("now") > 0).then(nw.col("_m")).min().over("_e")
+    pairs = _pairs(data, months=1).filter(nw.col(_M) <= data.last)
+    first = nw.when(nw.col("now") > 0).then(nw.col(_M)).min().over(_E)
     was, now, prev = nw.col("prev") > 0, nw.col("now"), nw.col("prev")
     arrived = ~was & (now > 0)
     movement = {
-        "new": nw.when(arrived & (nw.col("_m") == nw.col("_first"))).then(now),
-        "reactivation": nw.when(arrived & (nw.col("_m") != nw.col("_first"))).then(now),
+        "new": nw.when(arrived & (nw.col(_M) == nw.col(_FIRST))).then(now),
+        "reactivation": nw.when(arrived & (nw.col(_M) != nw.col(_FIRST))).then(now),
         "expansion": nw.when(was & (now > prev)).then(now - prev),
         "contraction": nw.when(was & (now > 0) & (now < prev)).then(prev - now),
         "churn": nw.when(was & (now <= 0)).then(prev),
     }
     out = (
-        pairs.with_columns(first.alias("_first"))
+        pairs.with_columns(first.alias(_FIRST))
         .with_columns(*(e.otherwise(0.0).alias(name) for name, e in movement.items()))
-        .group_by("_m")
+        .group_by(_M)
         .agg(
-            nw.col("_s").min().alias("month"),
+            nw.col(_S).min().alias("month"),
             prev.sum().alias("mrr_start"),
             *(nw.col(name).sum() for name in _MOVEMENTS),
             now.sum().alias("mrr_end"),
@@ -97,7 +100,7 @@ def mrr_movements(
                 - nw.col("churn")
             ).alias("net_change")
         )
-        .sort("_m")
+        .sort(_M)
         .select("month", "mrr_start", *_MOVEMENTS, "net_change", "mrr_end")
     )
     return data.prep.finish(out, tz_columns=["month"])
@@ -143,10 +146,10 @@ def logo_churn(
     pairs = _pairs(data, months=months)
     start, end = nw.col("prev") > 0, nw.col("now") > 0
     out = (
-        pairs.filter(nw.col("_m").is_between(data.first + months, data.last))
-        .group_by("_m")
+        pairs.filter(nw.col(_M).is_between(data.first + months, data.last))
+        .group_by(_M)
         .agg(
-            nw.col("_s").min().alias("month"),
+            nw.col(_S).min().alias("month"),
             start.cast(nw.Int64).sum().alias("customers_start"),
             end.cast(nw.Int64).sum().alias("customers_end"),
             (start & end).cast(nw.Int64).sum().alias("retained"),
@@ -163,7 +166,7 @@ def logo_churn(
                 "retention_rate"
             ),
         )
-        .sort("_m")
+        .sort(_M)
         .select(
             "month",
             *(
@@ -219,10 +222,10 @@ def revenue_retention(
     now, start = nw.col("now"), nw.col("prev")
     out = (
         _pairs(data, months=months)
-        .filter(nw.col("_m").is_between(data.first + months, data.last) & (start > 0))
-        .group_by("_m")
+        .filter(nw.col(_M).is_between(data.first + months, data.last) & (start > 0))
+        .group_by(_M)
         .agg(
-            nw.col("_s").min().alias("month"),
+            nw.col(_S).min().alias("month"),
             nw.len().cast(nw.Int64).alias("customers_start"),
             start.sum().alias("mrr_start"),
             now.sum().alias("mrr_now"),
@@ -232,8 +235,8 @@ def revenue_retention(
             ratio(nw.col("mrr_now"), nw.col("mrr_start")).alias("net_revenue_retention"),
             ratio(nw.col("mrr_now_capped"), nw.col("mrr_start")).alias("gross_revenue_retention"),
         )
-        .sort("_m")
-        .drop("_m")
+        .sort(_M)
+        .drop(_M)
     )
     return data.prep.finish(out, tz_columns=["month"])
 
@@ -256,15 +259,15 @@ def _monthly(
     wanted = [entity, timestamp, *([value] if value else [])]
     ts = datetime_column(prep, wanted, timestamp=timestamp, where=where, table="revenue")
     amount = nw.col(value).cast(nw.Float64).fill_null(0.0) if value else nw.lit(1.0)
-    prep.lf = prep.lf.select(nw.col(entity), ts.alias(timestamp), amount.alias("_v"))
+    prep.lf = prep.lf.select(nw.col(entity), ts.alias(timestamp), amount.alias(_V))
     prep = drop_null_rows(prep, [entity, timestamp], name="revenue")
-    lf = prep.lf.rename({entity: "_e", timestamp: "_t"})
-    lo, hi = time_range(lf, "_t")
+    lf = prep.lf.rename({entity: _E, timestamp: _T})
+    lo, hi = time_range(lf, _T)
     monthly = (
-        lf.with_columns(period_index(nw.col("_t"), "M").alias("_m"))
-        .group_by("_e", "_m")
-        .agg(nw.col("_t").min().alias("_s"), nw.col("_v").sum())
-        .with_columns(period_start(nw.col("_s"), "M"), nw.col("_v").clip(lower_bound=0.0))
+        lf.with_columns(period_index(nw.col(_T), "M").alias(_M))
+        .group_by(_E, _M)
+        .agg(nw.col(_T).min().alias(_S), nw.col(_V).sum())
+        .with_columns(period_start(nw.col(_S), "M"), nw.col(_V).clip(lower_bound=0.0))
     )
     if lo is None or hi is None:
         return _Monthly(prep, monthly, 0, -1)
@@ -277,18 +280,24 @@ def _pairs(data: _Monthly, *, months: int) -> nw.LazyFrame:
     The monthly table unioned with a copy moved ``months`` forward, then summed per key; an
     account present in only one of the two months gets 0 for the other.
     """
-    now = data.lf.select("_e", "_m", "_s", nw.col("_v").alias("now"), nw.lit(0.0).alias("prev"))
+    now = data.lf.select(
+        _E,
+        _M,
+        _S,
+        nw.col(_V).alias("now"),
+        nw.lit(0.0).alias("prev"),
+    )
     moved = data.lf.select(
-        "_e",
-        (nw.col("_m") + months).alias("_m"),
-        nw.col("_s").dt.offset_by(f"{months}mo"),
+        _E,
+        (nw.col(_M) + months).alias(_M),
+        nw.col(_S).dt.offset_by(f"{months}mo"),
         nw.lit(0.0).alias("now"),
-        nw.col("_v").alias("prev"),
+        nw.col(_V).alias("prev"),
     )
     return (
         nw.concat([now, moved], how="vertical")
-        .group_by("_e", "_m")
-        .agg(nw.col("_s").min(), nw.col("now").sum(), nw.col("prev").sum())
+        .group_by(_E, _M)
+        .agg(nw.col(_S).min(), nw.col("now").sum(), nw.col("prev").sum())
     )
 
 

@@ -1,82 +1,242 @@
-"""What every kpiwidgets widget shares: a status line, errors shown in place, a busy state,
-chart slots that survive chart swaps, and escaped HTML tables.
+"""``KPIWidget``: the one lifecycle every kpiwidgets widget follows.
 
-A widget is a thin shell: its traitlets are the settings, its ``result`` is the frame the
-headless metric returns for those settings, and its charts draw that frame.
+::
+
+    settings (traitlets tagged setting=True)   <- controls, Python attributes, constructor, URL
+       | REFRESH maps each setting to the parts it refreshes ("compute" first, if named)
+       v
+    compute()  -> result (the frame drawn, from the widget's headless session in metrics/)
+       v
+    draw(parts) -> charts;  status_text() -> the status line;  errors shown in place
+
+A subclass declares its settings, its ``REFRESH`` map and its hooks (``layout``,
+``compute``, ``draw``, ``status_text``); the base owns the page frame, the control links,
+the unknown-keyword check, re-entrancy, ``status``, ``error``, ``busy`` and ``settings``.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import logging
+import re
 import time
 import traceback
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
-import altair as alt
 import ipywidgets as widgets
-import narwhals.stable.v2 as nw
-import pandas as pd
 import traitlets
 
-from kpiwidgets.metrics import DroppedRowsWarning
-from kpiwidgets.widgets._chart import chart_widget
+from kpiwidgets.widgets._parts import STYLES, rows_left_out
 
-__all__ = [
-    "ChartSlot",
-    "KPIWidget",
-    "csv_download_link",
-    "html_table",
-    "placeholder_chart",
-    "rows_left_out",
-    "to_pandas",
-]
+__all__ = ["COMPUTE", "KPIWidget"]
 
 log = logging.getLogger("kpiwidgets")
 
-
-_STYLES = """<style>
-.kpi-table { border-collapse: collapse; font-size: 12px; margin: 4px 0; }
-.kpi-table th, .kpi-table td { padding: 3px 10px; text-align: right;
-  border-bottom: 1px solid #e0e0e0; white-space: nowrap; }
-.kpi-table th { border-bottom: 2px solid #999; background: #f6f6f6; }
-.kpi-table td:first-child, .kpi-table th:first-child { text-align: left; }
-.kpi-table-more, .kpi-table-note { color: #666; font-size: 11px; margin: 2px 0 6px; }
-.kpi-busy { opacity: 0.6; transition: opacity 0.2s; }
-.kpi-busy-label { color: #b35c00; }
-</style>"""
+COMPUTE = "compute"
+"""The part name that makes a refresh call :meth:`KPIWidget.compute` before drawing."""
+_TAGS = re.compile(r"<[^>]+>")
 
 
 class KPIWidget(widgets.VBox):
-    """Base of the kpiwidgets composites.
+    """Base of the kpiwidgets widgets: settings in, ``result`` and charts out.
 
-    Subclasses build their controls and charts, then call :meth:`_update` (directly or from
-    trait observers) with a function that recomputes and redraws. Exceptions from that
-    function never escape into the notebook or the Voila page: the message is shown inside
-    the widget (``.kpi-error``), :attr:`error` holds it, and the widget keeps its last good
-    state so the user can change the setting back.
+    **Settings** are the traitlets a subclass tags with ``setting=True``; ``settings`` holds
+    their current values, and ``type(w)(data, **w.settings)`` rebuilds the same view (deep
+    links use it). ``REFRESH`` maps each setting to the parts of the widget it refreshes:
+    ``"compute"`` (a new ``result`` from the headless session) and/or parts that only redraw.
+
+    **One policy for bad settings**, whichever way a setting arrives:
+
+    * A value outside a setting's choices, or of the wrong type (``explorer.order =
+      "bogus"``), raises ``traitlets.TraitError`` at once, from the constructor or the
+      attribute, as every ipywidgets widget does; nothing changes. Controls offer only valid
+      choices, so they never produce one.
+    * A value of the right kind that is wrong for the data (a step the event log does not
+      have, a breakdown value that does not exist, a window that does not parse, an empty
+      range) is shown inside the widget (:attr:`error`, the red box), which keeps its last
+      good drawing; set a good value and it recovers. Nothing is raised into the notebook or
+      the Voila page.
+    * Unknown keyword arguments raise ``TypeError`` naming the settings there are.
+    * Values from a URL never raise: :meth:`apply_settings` keeps the known settings whose
+      values are valid and returns what it ignored, for the page to say so.
+
+    Attributes (traitlets): ``result`` (the frame drawn), ``status`` (the status line as
+    text), ``error`` (the message shown, or ""), ``busy``, ``settings``,
+    ``last_update_seconds``. ``controls`` maps setting names to their control widgets (set a
+    control's ``value`` to act as a person would); ``parts`` maps names to the widgets that
+    show results (``"status"``, ``"error"``, charts, tables), to read what the page shows.
     """
 
+    REFRESH: ClassVar[dict[str, tuple[str, ...]]] = {}
+
     result = traitlets.Any(None, help="The frame the widget currently draws.")
+    status = traitlets.Unicode("", help="The status line, as plain text.")
     error = traitlets.Unicode("", help="The message shown for the last failed update, or ''.")
     busy = traitlets.Bool(False, help="True while a recomputation runs.")
+    settings = traitlets.Dict(help="The current settings: type(w)(data, **w.settings).")
     last_update_seconds = traitlets.Float(0.0, help="Wall time of the last update.")
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **settings: Any) -> None:
+        names = self.setting_names()
+        unknown = sorted(set(settings) - set(names))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}() got unexpected keyword argument(s) "
+                f"{', '.join(map(repr, unknown))}; its settings are: {', '.join(names)}"
+            )
+        self._holding = 0
+        self._started = False
+        self.controls: dict[str, widgets.Widget] = {}
+        self.parts: dict[str, widgets.Widget] = {}
         # Table styles for every kpiwidgets widget on the page (a <style> in an HTML widget
         # applies page-wide; the rules only match kpiwidgets' own classes).
-        self._styles = widgets.HTML(_STYLES, layout=widgets.Layout(display="none"))
-        self._status = widgets.HTML(layout=widgets.Layout(min_height="1.6em"))
-        self._status.add_class("kpi-status")
+        self._styles = widgets.HTML(STYLES, layout=widgets.Layout(display="none"))
+        self._status_line = widgets.HTML(layout=widgets.Layout(min_height="1.6em"))
+        self._status_line.add_class("kpi-status")
         self._error_box = widgets.HTML(layout=widgets.Layout(display="none"))
         self._error_box.add_class("kpi-error")
-        super().__init__(**kwargs)
+        self.parts.update(status=self._status_line, error=self._error_box)
+        super().__init__()
         self.add_class("kpi-widget")
+        with self.hold():
+            for name, value in settings.items():
+                setattr(self, name, value)  # a value outside its choices raises TraitError
+            for name in settings:
+                self.adjust(name)
+        controls, body = self.layout()
+        self.children = [
+            self._styles,
+            *controls,
+            self._status_line,
+            self._error_box,
+            *body,
+        ]
+        self.observe(self._on_setting, names=list(self.REFRESH))
+        self._started = True
+        self.refresh((COMPUTE, *self.all_parts()))
 
+    # -- what a subclass provides ---------------------------------------------------------
+    def layout(self) -> tuple[list[widgets.Widget], list[widgets.Widget]]:
+        """(rows of controls above the status line, the body below the error box)."""
+        return [], []
+
+    def compute(self) -> None:
+        """Set ``result`` from the headless session for the current settings."""
+
+    def draw(self, parts: set[str]) -> None:
+        """Redraw ``parts`` (names used in ``REFRESH``) from ``result``."""
+
+    def status_text(self) -> str:
+        """The status line as HTML (user text escaped)."""
+        return ""
+
+    def adjust(self, changed: str) -> None:
+        """Called when setting ``changed`` was set, before the refresh: make dependent
+        settings agree (inside :meth:`hold`, so those changes trigger nothing)."""
+
+    # -- the lifecycle ----------------------------------------------------------------------
+    @classmethod
+    def setting_names(cls) -> list[str]:
+        """Names of the settings (traitlets tagged ``setting=True``), in declaration order."""
+        tagged = set(cls.class_trait_names(setting=True))
+        ordered = [n for klass in reversed(cls.__mro__) for n in vars(klass) if n in tagged]
+        return list(dict.fromkeys(ordered))
+
+    def all_parts(self) -> list[str]:
+        return sorted({p for parts in self.REFRESH.values() for p in parts} - {COMPUTE})
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Change settings without each change triggering its own refresh."""
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+
+    def _on_setting(self, change: dict[str, Any]) -> None:
+        if self._holding or not self._started:
+            return
+        name = change["name"]
+        with self.hold():
+            self.adjust(name)
+        self.refresh(self.REFRESH[name])
+
+    def refresh(self, parts: Iterable[str]) -> bool:
+        """Recompute (if ``"compute"`` is among ``parts``) and redraw; errors shown in place."""
+        wanted = set(parts)
+
+        def work() -> str:
+            with self.hold():
+                if COMPUTE in wanted:
+                    self.compute()
+                self.draw(wanted - {COMPUTE})
+            return self.status_text()
+
+        done = self._update(work)
+        self.settings = {name: getattr(self, name) for name in self.setting_names()}
+        return done
+
+    def apply_settings(self, values: dict[str, Any]) -> list[str]:
+        """Set the known settings whose values are valid, at once; never raises.
+
+        Returns one line per value ignored (unknown name, or a value outside its choices),
+        for the caller to show. Values wrong for the data show in the widget as usual.
+        """
+        ignored: list[str] = []
+        names = set(self.setting_names())
+        with self.hold():
+            for name, value in values.items():
+                if name not in names:
+                    ignored.append(f"{name}: not a setting of {type(self).__name__}")
+                    continue
+                try:
+                    setattr(self, name, value)
+                except (traitlets.TraitError, TypeError, ValueError) as exc:
+                    ignored.append(f"{name}={value!r}: {exc}")
+        self.refresh((COMPUTE, *self.all_parts()))
+        return ignored
+
+    def link(
+        self,
+        control: widgets.Widget,
+        name: str,
+        *,
+        to_control: Callable[[Any], Any] | None = None,
+        from_control: Callable[[Any], Any] | None = None,
+    ) -> widgets.Widget:
+        """Two-way link between ``control.value`` and setting ``name``.
+
+        ``from_control`` turns a control value into the setting's value; ``to_control`` the
+        reverse, returning ``control.value`` unchanged when the control cannot show a value
+        (the widget then shows the problem instead of the control raising).
+        """
+        self.controls[name] = control
+        control.add_class(f"kpi-control-{name.replace('_', '-')}")
+        syncing = [False]
+
+        def on_control(change: dict[str, Any]) -> None:
+            if not syncing[0]:
+                setattr(self, name, from_control(change["new"]) if from_control else change["new"])
+
+        def on_setting(change: dict[str, Any]) -> None:
+            shown = to_control(change["new"]) if to_control else change["new"]
+            syncing[0] = True
+            try:
+                control.value = shown
+            except traitlets.TraitError:
+                pass  # a value the control cannot show: the widget says what is wrong
+            finally:
+                syncing[0] = False
+
+        on_setting({"new": getattr(self, name)})
+        control.observe(on_control, "value")
+        self.observe(on_setting, name)
+        return control
+
+    # -- update, busy state, errors ---------------------------------------------------------
     def _update(self, work: Callable[[], str | None], *, busy_label: str = "Computing…") -> bool:
         """Run ``work`` showing a busy state; show its error in the widget if it fails.
 
@@ -94,22 +254,24 @@ class KPIWidget(widgets.VBox):
         self.last_update_seconds = time.perf_counter() - started
         self._clear_error()
         if status is not None:
-            self._status.value = status
+            self._status_line.value = status
+            self.status = html.unescape(_TAGS.sub(" ", status.replace("<br>", " · ")))
+            self.status = " ".join(self.status.split())
         return True
 
     @contextmanager
     def _busy(self, label: str) -> Iterator[None]:
         self.busy = True
         self.add_class("kpi-busy")
-        previous = self._status.value
-        self._status.value = f'<span class="kpi-busy-label">{html.escape(label)}</span>'
+        previous = self._status_line.value
+        self._status_line.value = f'<span class="kpi-busy-label">{html.escape(label)}</span>'
         try:
             yield
         finally:
             self.busy = False
             self.remove_class("kpi-busy")
-            if self._status.value.startswith('<span class="kpi-busy-label">'):
-                self._status.value = previous
+            if self._status_line.value.startswith('<span class="kpi-busy-label">'):
+                self._status_line.value = previous
 
     def _show_error(self, exc: BaseException) -> None:
         message = str(exc) or type(exc).__name__
@@ -125,124 +287,3 @@ class KPIWidget(widgets.VBox):
         self.error = ""
         self._error_box.value = ""
         self._error_box.layout.display = "none"
-
-
-class ChartSlot:
-    """One chart widget on the page whose chart is replaced in place.
-
-    Assigning a new chart to a JupyterChart rebuilds its ``selections`` object, which silently
-    drops observers registered on the old one; the slot re-registers them after every swap.
-    Reusing one widget also keeps the offline Vega bundle from being sent again.
-    """
-
-    def __init__(self, chart: alt.TopLevelMixin, *, css_class: str) -> None:
-        with _inline_rows_unlimited():
-            self.widget = chart_widget(chart, css_class="kpi-chart")
-        self.widget.add_class(css_class)
-        self._observers: list[tuple[str, Callable[[Any], None]]] = []
-
-    def update(self, chart: alt.TopLevelMixin) -> None:
-        with _inline_rows_unlimited():
-            self.widget.chart = chart
-        for name, callback in self._observers:
-            self._register(name, callback)
-
-    def on_select(self, name: str, callback: Callable[[Any], None]) -> None:
-        """Call ``callback(selection)`` when the chart's selection ``name`` changes."""
-        self._observers.append((name, callback))
-        self._register(name, callback)
-
-    def _register(self, name: str, callback: Callable[[Any], None]) -> None:
-        selections = self.widget.selections
-        if name in selections.trait_names():
-            selections.observe(lambda change: callback(change["new"]), [name])
-
-
-@contextmanager
-def rows_left_out() -> Iterator[dict[str, int]]:
-    """Collect the rows a metric left out (its ``DroppedRowsWarning`` counts), any engine.
-
-    The warnings are caught, not shown: the widget says it in its status line instead.
-    """
-    counts: dict[str, int] = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DroppedRowsWarning)
-        yield counts
-    for warning in caught:
-        if isinstance(warning.message, DroppedRowsWarning):
-            for reason, n in warning.message.counts.items():
-                counts[reason] = max(counts.get(reason, 0), n)
-        else:
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
-
-
-def left_out_text(counts: dict[str, int]) -> str:
-    """Status-line text for rows left out, e.g. "12 rows left out (null entity_id: 12)"."""
-    total = counts.get("rows left out", 0)
-    if not total:
-        return ""
-    detail = ", ".join(f"{k}: {v:,}" for k, v in counts.items() if k != "rows left out")
-    return html.escape(f"{total:,} rows left out ({detail})")
-
-
-@contextmanager
-def _inline_rows_unlimited() -> Iterator[None]:
-    """Lift Altair's 5,000-row guard on inline data while a widget chart is built.
-
-    Widgets send only aggregated results, but a daily retention grid or a long trend can pass
-    the guard. Only Altair's default transformer has it; a user who chose another transformer
-    ("json", "csv", ...) keeps theirs untouched. The previous setting is restored on exit.
-    """
-    if alt.data_transformers.active != "default":
-        yield
-        return
-    with alt.data_transformers.enable("default", max_rows=None):
-        yield
-
-
-def html_table(frame: pd.DataFrame, *, max_rows: int = 20, css_class: str = "") -> str:
-    """Render the first ``max_rows`` rows as an HTML table; every cell is escaped.
-
-    Durations are shown in days, floats with four significant digits.
-    """
-    shown = frame.head(max_rows).copy()
-    for column in shown.columns:
-        # Durations read best in days; pandas would print "12 days 02:30:46.250000".
-        if pd.api.types.is_timedelta64_dtype(shown[column]):
-            days = shown[column] / pd.Timedelta(days=1)
-            shown[column] = [f"{d:,.1f} d" if pd.notna(d) else "" for d in days]
-    body = shown.to_html(
-        index=False,
-        escape=True,
-        na_rep="",
-        border=0,
-        classes=css_class,
-        float_format=lambda v: f"{v:,.4g}",
-    )
-    if len(frame) > max_rows:
-        body += f"<div class='kpi-table-more'>first {max_rows:,} of {len(frame):,} rows</div>"
-    return body
-
-
-def csv_download_link(frame: pd.DataFrame, *, filename: str, label: str) -> str:
-    """An ``<a download>`` link carrying ``frame`` as CSV in a data URL (no server needed)."""
-    payload = base64.b64encode(frame.to_csv(index=False).encode()).decode()
-    return (
-        f'<a class="kpi-download" download="{html.escape(filename, quote=True)}" '
-        f'href="data:text/csv;base64,{payload}">{html.escape(label)}</a>'
-    )
-
-
-def to_pandas(frame: Any) -> pd.DataFrame:
-    """A metric result (any engine, eager or lazy) as pandas: widgets draw small results."""
-    native = nw.from_native(frame)
-    if isinstance(native, nw.LazyFrame):
-        native = native.collect()
-    return native.to_pandas()
-
-
-def placeholder_chart() -> alt.Chart:
-    """An empty chart for a slot whose real chart is drawn on first use."""
-    return alt.Chart(pd.DataFrame({"x": []})).mark_point()

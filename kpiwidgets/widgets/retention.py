@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import ipywidgets as widgets
 import pandas as pd
@@ -20,24 +18,23 @@ from kpiwidgets.charts.retention import (
     retention_curves,
     retention_heatmap,
 )
-from kpiwidgets.metrics.retention import average_retention, cohort_retention
-from kpiwidgets.widgets._base import (
-    ChartSlot,
-    KPIWidget,
-    left_out_text,
-    placeholder_chart,
-    rows_left_out,
-    to_pandas,
+from kpiwidgets.metrics.choices import (
+    AverageMethod,
+    Curves,
+    Measure,
+    Period,
+    RetentionMode,
+    Show,
+    choices,
 )
-from kpiwidgets.widgets._retention_data import columns_of, plural, sum_breakdown, with_attributes
+from kpiwidgets.metrics.retention_session import RetentionSession, columns_of
+from kpiwidgets.widgets._base import COMPUTE, KPIWidget
+from kpiwidgets.widgets._parts import ChartSlot, left_out_text, placeholder_chart
 
 __all__ = ["RetentionGrid"]
 
 _AUTO = "auto"
 _ALL = "__all__"  # the breakdown control's "all" entry (None is no selection to a Dropdown)
-_VALUE_COLUMNS = ("value", "value_retention")
-# pandas period aliases whose start_time is the core's calendar period start (weeks: Monday).
-_PANDAS_PERIOD = {"D": "D", "W": "W-SUN", "M": "M", "Q": "Q", "Y": "Y"}
 # Charts nested in ipywidgets boxes are embedded before the box is on the page, so a
 # "container" width measures 0 px and draws nothing: widgets give their charts pixel widths.
 _CURVES_WIDTH = 760
@@ -46,18 +43,17 @@ _CELL_WIDTH = 38
 # Altair refuses inline data past 5,000 rows by default; the charts lift that limit (see
 # ChartSlot), and this cap keeps the page responsive.
 _MAX_CELLS = 20_000
-# Settings that change the drawing; the value says which charts depend on it.
-_REDRAWS = {
-    "period": ("grid", "curves"),
-    "mode": ("grid", "curves"),
-    "measure": ("grid", "curves"),
-    "breakdown": ("grid", "curves"),
-    "cohort_start": ("grid", "curves"),
-    "cohort_end": ("grid", "curves"),
-    "average_method": ("grid", "curves"),
-    "show": ("grid",),
-    "curves": ("curves",),
-}
+_BOTH = (COMPUTE, "grid", "curves")
+
+
+def _plural(entity: str) -> str:
+    """``account_id`` → ``accounts``: how the status line counts entities."""
+    noun = entity.removesuffix("_id").replace("_", " ") or "entity"
+    return noun if noun.endswith("s") else noun + "s"
+
+
+def _setting(trait: traitlets.TraitType) -> traitlets.TraitType:
+    return trait.tag(setting=True)
 
 
 class RetentionGrid(KPIWidget):
@@ -95,8 +91,8 @@ class RetentionGrid(KPIWidget):
     **settings
         Initial values of the traitlets below.
 
-    Traitlets
-    ---------
+    Settings
+    --------
     period : {"W", "M", "Q"} (also "D", "Y")
         Calendar period of cohorts and columns. Default ``"M"``.
     mode : {"on", "on_or_after"}
@@ -121,15 +117,17 @@ class RetentionGrid(KPIWidget):
         The highlighted cohort (set by a click on its row; settable from Python with anything
         ``pd.Timestamp`` reads, floored to the period: ``"2024-03-15"`` → March 2024).
 
+    Bad settings follow :class:`KPIWidget`'s policy: ``grid.period = "fortnight"`` raises
+    ``TraitError``; a breakdown value the data does not have, or ``measure="revenue"``
+    without a value column, shows in the widget.
+
     Notes
     -----
-    One scan of the activity per (period, mode): computed once with ``by=`` the breakdown
-    column (and the value column when mode is ``"on"``) and cached. Measure, show, breakdown
-    filter, cohort range, average method and selection are then derived from the cached
-    frame in pandas (the "all" view sums the breakdown values, which partition the
-    entities), so they redraw without touching the activity. A breakdown value's grid is
-    therefore ``kw.cohort_retention`` of that value's entities with the whole activity's
-    ``as_of`` (its last timestamp unless ``as_of=`` is given), so every view shares one calendar.
+    The data comes from a :class:`kw.RetentionSession` (``grid.session``): one scan of the
+    activity per (period, mode), cached; measure, show, breakdown filter, cohort range,
+    average method and selection are derived from the cached frame, so they redraw without
+    touching the activity. A breakdown value's grid is ``kw.cohort_retention`` of that
+    value's entities with the whole activity's ``as_of``, so every view shares one calendar.
 
     Examples
     --------
@@ -142,16 +140,29 @@ class RetentionGrid(KPIWidget):
     np.True_
     """
 
-    period = traitlets.Unicode("M", help="Calendar period: W, M or Q (also D, Y).")
-    mode = traitlets.Unicode("on", help="'on' or 'on_or_after'.")
-    measure = traitlets.Unicode("customers", help="'customers' or 'revenue'.")
-    show = traitlets.Unicode("percent", help="Cells print 'percent' or 'count'.")
-    breakdown = traitlets.Any(None, allow_none=True, help="One value of `by`, or None: all.")
-    cohort_start = traitlets.Any(None, allow_none=True, help="First cohort shown (date-like).")
-    cohort_end = traitlets.Any(None, allow_none=True, help="Last cohort shown (date-like).")
-    average_method = traitlets.Unicode("pooled", help="Average row: 'pooled' or 'simple'.")
-    curves = traitlets.Unicode("cohort", help="Curves per 'cohort' or per 'breakdown' value.")
-    selected_cohort = traitlets.Any(None, allow_none=True, help="Highlighted cohort start.")
+    REFRESH: ClassVar[dict[str, tuple[str, ...]]] = {
+        "period": _BOTH,
+        "mode": _BOTH,
+        "measure": _BOTH,
+        "breakdown": _BOTH,
+        "cohort_start": _BOTH,
+        "cohort_end": _BOTH,
+        "average_method": _BOTH,
+        "show": ("grid",),
+        "curves": ("curves",),
+        "selected_cohort": ("highlight",),
+    }
+
+    period = _setting(traitlets.Enum(choices(Period), "M", help="Calendar period."))
+    mode = _setting(traitlets.Enum(choices(RetentionMode), "on"))
+    measure = _setting(traitlets.Enum(choices(Measure), "customers"))
+    show = _setting(traitlets.Enum(choices(Show), "percent", help="What the cells print."))
+    breakdown = _setting(traitlets.Any(None, allow_none=True, help="One value of `by`, or None."))
+    cohort_start = _setting(traitlets.Any(None, allow_none=True, help="First cohort shown."))
+    cohort_end = _setting(traitlets.Any(None, allow_none=True, help="Last cohort shown."))
+    average_method = _setting(traitlets.Enum(choices(AverageMethod), "pooled"))
+    curves = _setting(traitlets.Enum(choices(Curves), "cohort"))
+    selected_cohort = _setting(traitlets.Any(None, allow_none=True, help="Highlighted cohort."))
     average_result = traitlets.Any(None, help="The average row drawn (average_retention).")
     note = traitlets.Unicode("", help="Why a setting was adjusted automatically, or ''.")
 
@@ -170,180 +181,99 @@ class RetentionGrid(KPIWidget):
         entity_label: str | None = None,
         **settings: Any,
     ) -> None:
-        super().__init__()
-        self.add_class("kpi-retention")
-        self._quiet = False
-        columns = columns_of(activity)
         if value == _AUTO:
-            value = "mrr" if "mrr" in columns else None
+            value = "mrr" if "mrr" in columns_of(activity) else None
         if value_agg == _AUTO:
             value_agg = "period_end" if value == "mrr" else "sum"
         self.entity, self.timestamp, self.value, self.by = entity, timestamp, value, by
         self.value_agg = value_agg
-        self._as_of, self._tz = as_of, tz
-        self._activity = with_attributes(activity, attributes, entity=entity, by=by)
-        self._entities = entity_label or plural(entity)
-        self._cache: dict[tuple[str, str], pd.DataFrame] = {}
-        self._left_out: dict[str, int] = {}  # rows the last scan left out (null ids, times)
+        self.session = RetentionSession(
+            activity,
+            entity=entity,
+            timestamp=timestamp,
+            value=value,
+            value_agg=value_agg,
+            by=by,
+            attributes=attributes,
+            as_of=as_of,
+            tz=tz,
+        )
+        self._entities = entity_label or _plural(entity)
         self._shown_cohorts: list[pd.Timestamp] = []
         self._summary = ""
-
         self._grid = ChartSlot(placeholder_chart(), css_class="kpi-retention-grid")
         self._curves = ChartSlot(placeholder_chart(), css_class="kpi-retention-curves")
         self._grid.on_select("cohort_pick", self._on_click)
-        self._status.add_class("kpi-retention-status")
-        self._controls = self._build_controls()
-        self.children = [
-            self._styles,
-            *self._controls,
-            self._status,
-            self._error_box,
-            self._grid.widget,
-            self._curves.widget,
-        ]
+        super().__init__(**settings)
+        self.parts.update(grid_chart=self._grid.widget, curves_chart=self._curves.widget)
+        self.add_class("kpi-retention")
+        self._status_line.add_class("kpi-retention-status")
 
-        with self._hold():
-            for name, setting in settings.items():
-                if name not in _REDRAWS and name != "selected_cohort":
-                    raise TypeError(f"RetentionGrid() got an unexpected keyword argument {name!r}")
-                setattr(self, name, setting)
-            self.note = self._resolve("measure")
-        self._refresh(_REDRAWS["period"])
+    # -- the lifecycle hooks ----------------------------------------------------------------
+    def adjust(self, changed: str) -> None:
+        """Make measure and mode agree (value retention is defined for mode 'on' only)."""
+        self.note = ""
+        if self.measure != "revenue" or self.mode == "on":
+            return
+        if changed == "mode":
+            self.measure = "customers"
+            self.note = "Mode 'on or after' counts customers only: measure switched to customers."
+        else:
+            self.mode = "on"
+            self.note = "Revenue retention counts each period's own revenue: mode switched to 'on'."
 
-    # -- the data -----------------------------------------------------------------------------
+    def _view(self, every_value: bool = False) -> pd.DataFrame:
+        return self.session.view(
+            period=self.period,
+            mode=self.mode,
+            measure=self.measure,
+            breakdown=self.breakdown,
+            cohort_start=self.cohort_start,
+            cohort_end=self.cohort_end,
+            every_value=every_value,
+        )
 
-    def _split(self) -> pd.DataFrame:
-        """The core result for (period, mode), split by ``by``; one scan per key, cached."""
-        key = (self.period, self.mode)
-        if key not in self._cache:
-            with rows_left_out() as self._left_out:
-                result = cohort_retention(
-                    self._activity,
-                    entity=self.entity,
-                    timestamp=self.timestamp,
-                    period=self.period,
-                    mode=self.mode,
-                    value=self.value if self.mode == "on" else None,
-                    value_agg=self.value_agg,
-                    by=self.by,
-                    as_of=self._as_of,
-                    tz=self._tz,
-                )
-            self._cache[key] = to_pandas(result)
-        return self._cache[key]
-
-    def _derive(self, split: pd.DataFrame, *, every_value: bool = False) -> pd.DataFrame:
-        """The frame drawn: breakdown filter, cohort range and measure applied to ``split``.
-
-        ``every_value`` keeps the ``by`` column and every breakdown value (for the curves per
-        breakdown value) instead of applying the breakdown filter.
-        """
-        frame = split
-        if self.by is not None and not every_value:
-            if self.breakdown is None:
-                frame = sum_breakdown(split, self.by)
-            else:
-                values = split[self.by].drop_duplicates()
-                if not (values == self.breakdown).any():
-                    shown = ", ".join(map(str, sorted(values.astype(str))[:20]))
-                    raise ValueError(
-                        f"breakdown: expected one of the {self.by} values ({shown}) or None "
-                        f"for all, found {self.breakdown!r}"
-                    )
-                frame = split[split[self.by] == self.breakdown].drop(columns=self.by)
-        start, end = self._floor(self.cohort_start), self._floor(self.cohort_end)
-        if start is not None:
-            frame = frame[frame["cohort"] >= start]
-        if end is not None:
-            frame = frame[frame["cohort"] <= end]
-        if self.measure == "customers":
-            frame = frame.drop(columns=[c for c in _VALUE_COLUMNS if c in frame])
-        return frame.reset_index(drop=True)
-
-    def _floor(self, moment: Any) -> pd.Timestamp | None:
-        """Start of the period holding ``moment``, in the cohorts' zone."""
-        if moment is None:
-            return None
-        ts = pd.Timestamp(moment)
-        zone = ts.tz
-        start = ts.tz_localize(None).to_period(_PANDAS_PERIOD[self.period]).start_time
-        zone = zone or self._cohort_zone()
-        return start.tz_localize(zone) if zone is not None else start
-
-    def _cohort_zone(self) -> Any:
-        cached = next(iter(self._cache.values()), None)
-        return None if cached is None else getattr(cached["cohort"].dt, "tz", None)
-
-    # -- drawing ------------------------------------------------------------------------------
-
-    def _refresh(self, charts: tuple[str, ...]) -> None:
-        self._update(lambda: self._redraw(charts))
-
-    def _redraw(self, charts: tuple[str, ...]) -> str:
-        self._check_settings()
-        split = self._split()
-        shown = self._derive(split)
+    def compute(self) -> None:
+        if self.by is None and self.curves == "breakdown":
+            raise ValueError("curves per breakdown value need a by= column: pass by=")
+        shown = self._view()
         if len(shown) > _MAX_CELLS:
             raise ValueError(
                 f"{len(shown):,} cells are too many to draw: choose a longer period or a "
                 "narrower cohort range"
             )
-        average = average_retention(shown, method=self.average_method)
+        self.average_result = self.session.average(shown, method=self.average_method)
         cohorts = list(shown.loc[shown["period_number"] == 0, "cohort"])
-        selected = self.selected_cohort
-        if selected is not None:
-            selected = self._floor(selected)
-            if selected not in cohorts:  # gone with the new period or range
-                selected = None
-            with self._hold():
-                self.selected_cohort = selected
-        key = "" if selected is None else cohort_key(selected)
+        if self.selected_cohort is not None:
+            selected = self.session.floor(self.selected_cohort, self.period)
+            # Gone with the new period or range: nothing is selected any more.
+            self.selected_cohort = selected if selected in cohorts else None
+        self._shown_cohorts = cohorts
+        self.result = shown
+        self._summary = self._describe(shown)
+
+    def draw(self, parts: set[str]) -> None:
+        shown, average = self.result, self.average_result
+        key = "" if self.selected_cohort is None else cohort_key(self.selected_cohort)
         common = {"measure": self.measure, "period": self.period, "selected": key}
-        n_columns = int(shown["period_number"].max()) + 1 if len(shown) else 1
-        grid_width = min(max(_CELL_WIDTH * n_columns, 320), 960)
-        if "grid" in charts:
+        if "grid" in parts:
+            n_columns = int(shown["period_number"].max()) + 1 if len(shown) else 1
+            grid_width = min(max(_CELL_WIDTH * n_columns, 320), 960)
             self._grid.update(
                 retention_heatmap(shown, average, show=self.show, width=grid_width, **common)
             )
-        if "curves" in charts:
+        if "curves" in parts:
             if self.curves == "breakdown" and self.by is not None:
-                per_value = self._derive(split, every_value=True)
-                drawn = average_retention(per_value, method=self.average_method)
-                self._curves.update(
-                    retention_curves(drawn, average, series=self.by, width=_CURVES_WIDTH, **common)
+                per_value = self.session.average(self._view(every_value=True), self.average_method)
+                chart = retention_curves(
+                    per_value, average, series=self.by, width=_CURVES_WIDTH, **common
                 )
             else:
-                self._curves.update(retention_curves(shown, average, width=_CURVES_WIDTH, **common))
-        self._shown_cohorts = cohorts
-        self.result = shown
-        self.average_result = average
-        self._sync_controls(split)
-        self._summary = self._describe(shown)
-        return self._status_text()
-
-    def _check_settings(self) -> None:
-        choices = {
-            "period": tuple(PERIOD_NAMES),
-            "mode": ("on", "on_or_after"),
-            "measure": ("customers", "revenue"),
-            "show": ("percent", "count"),
-            "average_method": ("pooled", "simple"),
-            "curves": ("cohort", "breakdown"),
-        }
-        for name, allowed in choices.items():
-            found = getattr(self, name)
-            if found not in allowed:
-                raise ValueError(
-                    f"{name} must be one of {', '.join(map(repr, allowed))}, found {found!r}"
-                )
-        if self.measure == "revenue" and self.value is None:
-            raise ValueError(
-                "measure 'revenue' needs a value column to sum: pass value= (e.g. value='mrr') "
-                "to RetentionGrid; the activity has columns "
-                + ", ".join(columns_of(self._activity))
-            )
-        if self.by is None and (self.breakdown is not None or self.curves == "breakdown"):
-            raise ValueError("a breakdown needs a by= column: pass by= (and attributes=)")
+                chart = retention_curves(shown, average, width=_CURVES_WIDTH, **common)
+            self._curves.update(chart)
+        if "highlight" in parts:
+            self._highlight()
+        self._sync_controls()
 
     def _describe(self, shown: pd.DataFrame) -> str:
         at_zero = shown[shown["period_number"] == 0]
@@ -360,7 +290,7 @@ class RetentionGrid(KPIWidget):
             parts.append(f"{self.by}: {shown_value}")
         return " · ".join(html.escape(p) for p in parts)
 
-    def _status_text(self) -> str:
+    def status_text(self) -> str:
         text = self._summary
         if self.selected_cohort is not None:
             row = self.result[
@@ -373,70 +303,33 @@ class RetentionGrid(KPIWidget):
                 f' · <span class="kpi-retention-selected">selected {html.escape(label)} '
                 f"({size:,} {html.escape(self._entities)})</span>"
             )
-        left_out = left_out_text(self._left_out)
+        left_out = left_out_text(self.session.left_out)
         if left_out:
             text += f' · <span class="kpi-retention-left-out">{left_out}</span>'
         if self.note:
             text += f'<br><span class="kpi-retention-note">{html.escape(self.note)}</span>'
         return text
 
-    # -- settings and selection ---------------------------------------------------------------
-
-    @contextmanager
-    def _hold(self) -> Iterator[None]:
-        """Change traits without each change triggering its own redraw."""
-        quiet, self._quiet = self._quiet, True
-        try:
-            yield
-        finally:
-            self._quiet = quiet
-
-    def _resolve(self, changed: str) -> str:
-        """Make measure and mode agree (value retention is defined for mode 'on' only)."""
-        if self.measure != "revenue" or self.mode == "on":
-            return ""
-        with self._hold():
-            if changed == "mode":
-                self.measure = "customers"
-                return "Mode 'on or after' counts customers only: measure switched to customers."
-            self.mode = "on"
-            return "Revenue retention counts each period's own revenue: mode switched to 'on'."
-
-    @traitlets.observe(*_REDRAWS)
-    def _on_setting(self, change: dict[str, Any]) -> None:
-        if self._quiet:
-            return
-        self.note = self._resolve(change["name"])
-        self._refresh(_REDRAWS[change["name"]])
-
+    # -- selection ---------------------------------------------------------------------------
     @traitlets.validate("selected_cohort")
     def _valid_selection(self, proposal: dict[str, Any]) -> pd.Timestamp | None:
         value = proposal["value"]
         if value is None:
             return None
         try:
-            if self.period not in _PANDAS_PERIOD:
-                return pd.Timestamp(value)
-            return self._floor(value)
+            return self.session.floor(value, self.period)
         except (ValueError, TypeError):
-            # Shown in the widget, not raised: the selection stays as it was.
+            # Wrong for the data, not for the type: shown in the widget, selection unchanged.
             self._show_error(
                 ValueError(f"selected_cohort: expected a date such as '2024-03', found {value!r}")
             )
             return self.selected_cohort
 
-    @traitlets.observe("selected_cohort")
-    def _on_selected(self, change: dict[str, Any]) -> None:
-        if self._quiet:
-            return
-        self._update(self._highlight)
-
-    def _highlight(self) -> str:
+    def _highlight(self) -> None:
         selected = self.selected_cohort
         if selected is not None and selected not in self._shown_cohorts:
             shown = ", ".join(cohort_label(c, self.period) for c in self._shown_cohorts[:1])
-            with self._hold():
-                self.selected_cohort = None
+            self.selected_cohort = None
             self._set_highlight("")
             raise ValueError(
                 f"cohort {cohort_label(selected, self.period)} is not in the grid "
@@ -444,7 +337,6 @@ class RetentionGrid(KPIWidget):
             )
         # A param change, not a new chart: the page updates in place, nothing is recomputed.
         self._set_highlight("" if selected is None else cohort_key(selected))
-        return self._status_text()
 
     def _set_highlight(self, key: str) -> None:
         for slot in (self._grid, self._curves):
@@ -460,102 +352,93 @@ class RetentionGrid(KPIWidget):
             self.selected_cohort = None
             return
         cohort = pd.Timestamp(picked[0])
-        zone = self._cohort_zone()
+        zone = self.session.cohort_zone()
         self.selected_cohort = cohort.tz_localize(zone) if zone is not None else cohort
 
     # -- controls -----------------------------------------------------------------------------
-
-    def _build_controls(self) -> list[widgets.Widget]:
+    def layout(self) -> tuple[list[widgets.Widget], list[widgets.Widget]]:
         def toggle(name: str, options: list[tuple[str, str]], description: str):
             control = widgets.ToggleButtons(
                 options=options,
                 description=description,
                 style={"button_width": "auto", "description_width": "auto"},
             )
-            control.add_class(f"kpi-control-{name.replace('_', '-')}")
-            control.observe(lambda change: self._from_control(name, change["new"]), "value")
-            return control
+            return self.link(
+                control,
+                name,
+                to_control=lambda v: v if v in [o for _, o in options] else control.value,
+            )
 
         measures = [("Customers", "customers")]
         if self.value is not None:
             measures.append(("Revenue", "revenue"))
-        self._control = {
-            "period": toggle("period", [("Week", "W"), ("Month", "M"), ("Quarter", "Q")], "Period"),
-            "mode": toggle(
+        row1 = [
+            toggle("period", [("Week", "W"), ("Month", "M"), ("Quarter", "Q")], "Period"),
+            toggle(
                 "mode", [("active in k", "on"), ("active in k or later", "on_or_after")], "Count"
             ),
-            "measure": toggle("measure", measures, "Measure"),
-            "show": toggle("show", [("%", "percent"), ("count", "count")], "Show"),
-            "average_method": toggle(
-                "average_method", [("pooled", "pooled"), ("simple", "simple")], "Average"
-            ),
-        }
-        self._control["measure"].disabled = self.value is None
-        row1 = [self._control[n] for n in ("period", "mode", "measure", "show")]
+            toggle("measure", measures, "Measure"),
+            toggle("show", [("%", "percent"), ("count", "count")], "Show"),
+        ]
+        self.controls["measure"].disabled = self.value is None
+        average = toggle("average_method", [("pooled", "pooled"), ("simple", "simple")], "Average")
         cohorts = widgets.SelectionRangeSlider(
             options=[("", 0)], description="Cohorts", continuous_update=False
         )
         cohorts.layout.width = "420px"
         cohorts.add_class("kpi-control-cohorts")
         cohorts.observe(self._from_range, "value")
-        self._control["cohorts"] = cohorts
-        row2: list[widgets.Widget] = [cohorts, self._control["average_method"]]
+        self.controls["cohorts"] = cohorts
+        row2: list[widgets.Widget] = [cohorts, average]
         if self.by is not None:
-            breakdown = widgets.Dropdown(description=self.by.replace("_", " ").capitalize())
-            breakdown.add_class("kpi-control-breakdown")
-            breakdown.observe(
-                lambda c: self._from_control("breakdown", None if c["new"] == _ALL else c["new"]),
-                "value",
+            breakdown = widgets.Dropdown(
+                options=[(f"all {self.by.replace('_', ' ')}s", _ALL)],
+                description=self.by.replace("_", " ").capitalize(),
             )
-            self._control["breakdown"] = breakdown
-            self._control["curves"] = toggle(
+            self.link(
+                breakdown,
+                "breakdown",
+                from_control=lambda v: None if v == _ALL else v,
+                to_control=lambda v: _ALL if v is None else v,
+            )
+            curves = toggle(
                 "curves", [("per cohort", "cohort"), (f"per {self.by}", "breakdown")], "Curves"
             )
-            row2 = [breakdown, *row2, self._control["curves"]]
+            row2 = [breakdown, *row2, curves]
         wrap = widgets.Layout(flex_flow="row wrap", align_items="center")
-        return [widgets.HBox(row1, layout=wrap), widgets.HBox(row2, layout=wrap)]
-
-    def _from_control(self, name: str, value: Any) -> None:
-        if not self._quiet:
-            setattr(self, name, value)
+        controls = [widgets.HBox(row1, layout=wrap), widgets.HBox(row2, layout=wrap)]
+        return controls, [self._grid.widget, self._curves.widget]
 
     def _from_range(self, change: dict[str, Any]) -> None:
-        if self._quiet:
+        if self._holding:
             return
-        options = [v for _, v in self._control["cohorts"].options]
+        options = [v for _, v in self.controls["cohorts"].options]
         low, high = change["new"]
-        with self._hold():
+        with self.hold():
             self.cohort_start = None if low == options[0] else low
             self.cohort_end = None if high == options[-1] else high
         self.note = ""
-        self._refresh(_REDRAWS["cohort_start"])
+        self.refresh(self.REFRESH["cohort_start"])
 
-    def _sync_controls(self, split: pd.DataFrame) -> None:
-        """Show the traits' values in the controls (values a control lacks are left alone)."""
-        with self._hold():
-            for name in ("period", "mode", "measure", "show", "average_method", "curves"):
-                control = self._control.get(name)
-                if control is not None and getattr(self, name) in [v for _, v in control.options]:
-                    control.value = getattr(self, name)
-            # Value retention exists for mode 'on' only.
-            self._control["mode"].disabled = self.measure == "revenue"
-            if self.by is not None:
-                values = sorted(split[self.by].dropna().unique().tolist(), key=str)
-                options = [(f"all {self.by.replace('_', ' ')}s", _ALL)]
-                options += [(str(v), v) for v in values]
-                control = self._control["breakdown"]
-                if list(control.options) != options:
-                    control.options = options
-                control.value = self.breakdown if self.breakdown in values else _ALL
-            cohorts = sorted(split.loc[split["period_number"] == 0, "cohort"].unique())
-            slider = self._control["cohorts"]
-            options = [(cohort_label(c, self.period), pd.Timestamp(c)) for c in cohorts]
-            if options and list(slider.options) != options:
-                slider.options = options
-            if options and self.result is not None and len(self.result):
-                shown = self.result["cohort"]
-                slider.value = (shown.min(), shown.max())
-            slider.disabled = not options
-
-
-# -- helpers ----------------------------------------------------------------------------------
+    def _sync_controls(self) -> None:
+        """Offer the data's breakdown values and cohorts in their controls."""
+        # Value retention exists for mode 'on' only.
+        self.controls["mode"].disabled = self.measure == "revenue"
+        split = self.session.split(self.period, self.mode)
+        if self.by is not None:
+            values = sorted(split[self.by].dropna().unique().tolist(), key=str)
+            options = [(f"all {self.by.replace('_', ' ')}s", _ALL)]
+            options += [(str(v), v) for v in values]
+            control = self.controls["breakdown"]
+            if list(control.options) != options:
+                control.options = options
+            control.value = self.breakdown if self.breakdown in values else _ALL
+        cohorts = sorted(split.loc[split["period_number"] == 0, "cohort"].unique())
+        slider = self.controls["cohorts"]
+        options = [(cohort_label(c, self.period), pd.Timestamp(c)) for c in cohorts]
+        if options and list(slider.options) != options:
+            slider.options = options
+        if options and self.result is not None and len(self.result):
+            shown = self.result["cohort"]
+            slider.value = (shown.min(), shown.max())
+        slider.disabled = not options

@@ -78,5 +78,7 @@ def test_null_timestamps_are_counted():
 
 
 def test_bad_period():
-    with pytest.raises(ValueError, match="period must be one of 'D', 'W', 'M', 'Q', 'Y', found 'month'"):
+    with pytest.raises(
+        ValueError, match="period must be one of 'D', 'W', 'M', 'Q', 'Y', found 'month'"
+    ):
         count_by_period(pd.DataFrame({"t": []}), timestamp="t", period="month")

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 import kpiwidgets as kw
+import kpiwidgets.metrics._funnel_chain as chain_module
 from kpiwidgets import DroppedRowsWarning
 
 # The package re-exports the function ``funnel`` under the module's name: import the module.
@@ -415,14 +416,14 @@ def test_chain_threshold_matches_direct_funnel():
     steps = ["lead", "mql", "won"]
     for attempts in ("first", "best"):
         for order in ("ordered", "strict", "any"):
-            chain = fm._entity_chain(events, steps, order=order, attempts=attempts)
+            chain = chain_module.build_chain(events, steps, order=order, attempts=attempts)
             for window in ("1h", "6h", "1D", "3D"):
                 direct = fm.funnel(events, steps, window=window, order=order, attempts=attempts)
-                cached = fm._funnel_from_chain(chain, window)
+                cached = chain_module.funnel_from_chain(chain, window)
                 pd.testing.assert_frame_equal(cached, direct)
-    bounded = fm._entity_chain(events, steps, max_window="1D")
+    bounded = chain_module.build_chain(events, steps, max_window="1D")
     with pytest.raises(ValueError, match="window: expected at most"):
-        fm._funnel_from_chain(bounded, "2D")
+        chain_module.funnel_from_chain(bounded, "2D")
 
 
 def test_no_warning_without_nulls():

@@ -12,7 +12,7 @@ import pytest
 
 import kpiwidgets as kw
 
-session_module = importlib.import_module("kpiwidgets.metrics._funnel_session")
+session_module = importlib.import_module("kpiwidgets.metrics.funnel_session")
 
 LIFECYCLE = ["lead", "mql", "sql", "opportunity", "won"]
 T0 = pd.Timestamp("2024-01-01")
@@ -151,13 +151,13 @@ def test_small_log_counts_by_hand():
 
 def test_window_and_breakdown_changes_reuse_one_chain(demo, monkeypatch):
     calls = []
-    real = session_module._entity_chain
+    real = session_module.build_chain
 
     def counting(*args, **kwargs):
         calls.append((kwargs["order"], kwargs["attempts"], kwargs["start"], kwargs["end"]))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(session_module, "_entity_chain", counting)
+    monkeypatch.setattr(session_module, "build_chain", counting)
     session = kw.FunnelSession(demo)
     for window in ["7D", "30D", "365D"]:
         for by in [None, "channel", "segment", "owner"]:

@@ -9,7 +9,8 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from kpiwidgets.metrics._funnel_plan import Steps, per_entity_steps, step_time
+from kpiwidgets.metrics._funnel_plan import Steps, step_time
+from kpiwidgets.metrics._funnel_steps import per_entity_steps
 from kpiwidgets.metrics._funnel_table import label_breakdown, unlabel
 from kpiwidgets.metrics._stats import fisher_exact_p_value, two_proportion_p_value
 from kpiwidgets.metrics.choices import Attempts, Order

@@ -16,19 +16,20 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from kpiwidgets.metrics._funnel_plan import FunnelSpec, apply_window, parse_window, step_time
-from kpiwidgets.metrics._funnel_table import funnel_table
-from kpiwidgets.metrics._segments import segment_comparison
-from kpiwidgets.metrics._time_to_convert import TimeToConvert, time_to_convert
-from kpiwidgets.metrics.choices import Attempts, Order, Period
-from kpiwidgets.metrics.funnel import (
+from kpiwidgets.metrics._funnel_chain import (
     ORDER,
-    _entities_frame,
-    _entity_chain,
-    _entity_columns,
-    _FunnelChain,
-    funnel_trend,
+    FunnelChain,
+    build_chain,
+    entities_frame,
+    entity_columns,
 )
+from kpiwidgets.metrics._funnel_plan import FunnelSpec, parse_window, step_time
+from kpiwidgets.metrics._funnel_steps import apply_window
+from kpiwidgets.metrics._funnel_table import funnel_table
+from kpiwidgets.metrics.choices import Attempts, Order, Period
+from kpiwidgets.metrics.funnel import funnel_trend
+from kpiwidgets.metrics.segments import segment_comparison
+from kpiwidgets.metrics.time_to_convert import TimeToConvert, time_to_convert
 
 __all__ = ["FunnelSession"]
 
@@ -68,7 +69,7 @@ class FunnelSession:
                 if c not in self.columns.values() and dtype in (nw.String, nw.Categorical)
             ]
         self.breakdowns = list(breakdowns)
-        self._chains: OrderedDict[tuple, _FunnelChain] = OrderedDict()
+        self._chains: OrderedDict[tuple, FunnelChain] = OrderedDict()
         self._memo: OrderedDict[tuple, Any] = OrderedDict()
 
     # -- the fast path -------------------------------------------------------------------------
@@ -80,13 +81,13 @@ class FunnelSession:
         attempts: Attempts = "first",
         start: Any = None,
         end: Any = None,
-    ) -> _FunnelChain:
+    ) -> FunnelChain:
         """The per-entity step chain for these settings (scans the events on a cache miss)."""
         key = (_freeze(steps), order, attempts, _freeze(start), _freeze(end))
         if key in self._chains:
             self._chains.move_to_end(key)
             return self._chains[key]
-        chain = _entity_chain(
+        chain = build_chain(
             self.events,
             steps,
             **self.columns,
@@ -103,7 +104,7 @@ class FunnelSession:
 
     def _per_entity(
         self, steps: list[Any], window: Any, by: str | None, **scan: Any
-    ) -> tuple[_FunnelChain, FunnelSpec, nw.LazyFrame]:
+    ) -> tuple[FunnelChain, FunnelSpec, nw.LazyFrame]:
         if by is not None and by not in self.breakdowns:
             raise ValueError(
                 f"by: expected one of the breakdown columns {self.breakdowns}, found {by!r}"
@@ -157,10 +158,10 @@ class FunnelSession:
         scan: dict,
     ) -> Any:
         chain, spec, per_entity = self._per_entity(steps, window, by, **scan)
-        frame = _entities_frame(per_entity, spec, furthest)
+        frame = entities_frame(per_entity, spec, furthest)
         if limit is not None:
             frame = frame.head(limit)
-        return chain.prep.finish(frame, tz_columns=_entity_columns(spec))
+        return chain.prep.finish(frame, tz_columns=entity_columns(spec))
 
     # -- the other views (a scan each, remembered) -------------------------------------------
     def trend(self, steps: list[Any], *, freq: Period = "W", **settings: Any) -> Any:
