@@ -147,6 +147,11 @@ class KPIWidget(widgets.VBox):
     def all_parts(self) -> list[str]:
         return sorted({p for parts in self.REFRESH.values() for p in parts} - {COMPUTE})
 
+    @property
+    def holding(self) -> bool:
+        """True inside :meth:`hold` (and while a refresh runs): setting changes refresh nothing."""
+        return bool(self._holding)
+
     @contextmanager
     def hold(self) -> Iterator[None]:
         """Change settings without each change triggering its own refresh."""

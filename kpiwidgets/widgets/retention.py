@@ -30,11 +30,11 @@ from kpiwidgets.metrics.choices import (
 from kpiwidgets.metrics.retention_session import RetentionSession, columns_of
 from kpiwidgets.widgets._base import COMPUTE, KPIWidget
 from kpiwidgets.widgets._parts import ChartSlot, left_out_text, placeholder_chart
+from kpiwidgets.widgets._retention_controls import build_controls, sync_controls
 
 __all__ = ["RetentionGrid"]
 
 _AUTO = "auto"
-_ALL = "__all__"  # the breakdown control's "all" entry (None is no selection to a Dropdown)
 # Charts nested in ipywidgets boxes are embedded before the box is on the page, so a
 # "container" width measures 0 px and draws nothing: widgets give their charts pixel widths.
 _CURVES_WIDTH = 760
@@ -310,6 +310,12 @@ class RetentionGrid(KPIWidget):
             text += f'<br><span class="kpi-retention-note">{html.escape(self.note)}</span>'
         return text
 
+    def layout(self) -> tuple[list[widgets.Widget], list[widgets.Widget]]:
+        return build_controls(self), [self._grid.widget, self._curves.widget]
+
+    def _sync_controls(self) -> None:
+        sync_controls(self)
+
     # -- selection ---------------------------------------------------------------------------
     @traitlets.validate("selected_cohort")
     def _valid_selection(self, proposal: dict[str, Any]) -> pd.Timestamp | None:
@@ -354,91 +360,3 @@ class RetentionGrid(KPIWidget):
         cohort = pd.Timestamp(picked[0])
         zone = self.session.cohort_zone()
         self.selected_cohort = cohort.tz_localize(zone) if zone is not None else cohort
-
-    # -- controls -----------------------------------------------------------------------------
-    def layout(self) -> tuple[list[widgets.Widget], list[widgets.Widget]]:
-        def toggle(name: str, options: list[tuple[str, str]], description: str):
-            control = widgets.ToggleButtons(
-                options=options,
-                description=description,
-                style={"button_width": "auto", "description_width": "auto"},
-            )
-            return self.link(
-                control,
-                name,
-                to_control=lambda v: v if v in [o for _, o in options] else control.value,
-            )
-
-        measures = [("Customers", "customers")]
-        if self.value is not None:
-            measures.append(("Revenue", "revenue"))
-        row1 = [
-            toggle("period", [("Week", "W"), ("Month", "M"), ("Quarter", "Q")], "Period"),
-            toggle(
-                "mode", [("active in k", "on"), ("active in k or later", "on_or_after")], "Count"
-            ),
-            toggle("measure", measures, "Measure"),
-            toggle("show", [("%", "percent"), ("count", "count")], "Show"),
-        ]
-        self.controls["measure"].disabled = self.value is None
-        average = toggle("average_method", [("pooled", "pooled"), ("simple", "simple")], "Average")
-        cohorts = widgets.SelectionRangeSlider(
-            options=[("", 0)], description="Cohorts", continuous_update=False
-        )
-        cohorts.layout.width = "420px"
-        cohorts.add_class("kpi-control-cohorts")
-        cohorts.observe(self._from_range, "value")
-        self.controls["cohorts"] = cohorts
-        row2: list[widgets.Widget] = [cohorts, average]
-        if self.by is not None:
-            breakdown = widgets.Dropdown(
-                options=[(f"all {self.by.replace('_', ' ')}s", _ALL)],
-                description=self.by.replace("_", " ").capitalize(),
-            )
-            self.link(
-                breakdown,
-                "breakdown",
-                from_control=lambda v: None if v == _ALL else v,
-                to_control=lambda v: _ALL if v is None else v,
-            )
-            curves = toggle(
-                "curves", [("per cohort", "cohort"), (f"per {self.by}", "breakdown")], "Curves"
-            )
-            row2 = [breakdown, *row2, curves]
-        wrap = widgets.Layout(flex_flow="row wrap", align_items="center")
-        controls = [widgets.HBox(row1, layout=wrap), widgets.HBox(row2, layout=wrap)]
-        return controls, [self._grid.widget, self._curves.widget]
-
-    def _from_range(self, change: dict[str, Any]) -> None:
-        if self._holding:
-            return
-        options = [v for _, v in self.controls["cohorts"].options]
-        low, high = change["new"]
-        with self.hold():
-            self.cohort_start = None if low == options[0] else low
-            self.cohort_end = None if high == options[-1] else high
-        self.note = ""
-        self.refresh(self.REFRESH["cohort_start"])
-
-    def _sync_controls(self) -> None:
-        """Offer the data's breakdown values and cohorts in their controls."""
-        # Value retention exists for mode 'on' only.
-        self.controls["mode"].disabled = self.measure == "revenue"
-        split = self.session.split(self.period, self.mode)
-        if self.by is not None:
-            values = sorted(split[self.by].dropna().unique().tolist(), key=str)
-            options = [(f"all {self.by.replace('_', ' ')}s", _ALL)]
-            options += [(str(v), v) for v in values]
-            control = self.controls["breakdown"]
-            if list(control.options) != options:
-                control.options = options
-            control.value = self.breakdown if self.breakdown in values else _ALL
-        cohorts = sorted(split.loc[split["period_number"] == 0, "cohort"].unique())
-        slider = self.controls["cohorts"]
-        options = [(cohort_label(c, self.period), pd.Timestamp(c)) for c in cohorts]
-        if options and list(slider.options) != options:
-            slider.options = options
-        if options and self.result is not None and len(self.result):
-            shown = self.result["cohort"]
-            slider.value = (shown.min(), shown.max())
-        slider.disabled = not options
