@@ -12,3 +12,16 @@ def click_point(chart_widget, name: str, **fields) -> None:
     chart_widget._vl_selections = {
         name: {"value": {"vlPoint": {"or": [fields]}}, "store": [{"values": list(fields.values())}]}
     }
+
+
+def to_pandas(result):
+    """Any engine's result (pandas, polars eager or lazy, DuckDB relation) as pandas."""
+    import pandas as pd
+
+    if isinstance(result, pd.DataFrame):
+        return result
+    if hasattr(result, "collect") and not hasattr(result, "df"):
+        result = result.collect()  # a polars LazyFrame
+    if hasattr(result, "to_pandas"):
+        return result.to_pandas()
+    return result.df()  # a DuckDB relation

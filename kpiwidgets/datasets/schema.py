@@ -1,4 +1,4 @@
-"""The canonical tables and columns every KPI is computed from (see DESIGN.md).
+"""The canonical tables and columns every KPI is computed from (see README.md, "Tables").
 
 Each column has a *kind*:
 

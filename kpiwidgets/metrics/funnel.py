@@ -1,4 +1,4 @@
-"""Funnels over event logs (semantics: specs/funnel.md).
+"""Funnels over event logs (semantics: docs/funnels.md).
 
 Every function takes an event log (one row per event: entity, event name, timestamp, plus
 optional property columns) as any narwhals-supported frame and returns the caller's frame type.

@@ -1,4 +1,4 @@
-"""Recurring-revenue movements, logo churn and revenue retention (specs/retention.md, kpis.md).
+"""Recurring-revenue movements, logo churn and revenue retention (docs/retention.md).
 
 All three read a ``revenue`` table (account_id, month, mrr) as monthly snapshots: an account's
 MRR in a month is the sum of its rows in that calendar month (in the timestamps' own zone), and

@@ -26,7 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
-# A first chart takes ~3 s in a preheated kernel (shared/notes); a cold kernel that also
+# A first chart takes ~3 s in a preheated kernel; a cold kernel that also
 # builds the demo company needs longer on a busy 2-core machine.
 APP_TIMEOUT_MS = 90_000
 

@@ -1,4 +1,4 @@
-"""Funnel semantics pinned on small hand-written event logs (specs/funnel.md)."""
+"""Funnel semantics pinned on small hand-written event logs (docs/funnels.md)."""
 
 from __future__ import annotations
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import importlib
 
-import duckdb
 import numpy as np
 import pandas as pd
-import polars as pl
 import pytest
+
+from tests.helpers import to_pandas
 
 fm = importlib.import_module("kpiwidgets.metrics.funnel")
 
@@ -31,22 +31,6 @@ def _log(n=3000, seed=1):
 
 
 EVENTS = _log()
-ENGINES = {
-    "pandas": (lambda df: df, pd.DataFrame),
-    "polars": (pl.from_pandas, pl.DataFrame),
-    "polars-lazy": (lambda df: pl.from_pandas(df).lazy(), pl.LazyFrame),
-    "duckdb": (duckdb.from_df, duckdb.DuckDBPyRelation),
-}
-
-
-def _to_pandas(frame) -> pd.DataFrame:
-    if isinstance(frame, pl.LazyFrame):
-        frame = frame.collect()
-    if isinstance(frame, pl.DataFrame):
-        return frame.to_pandas()
-    if isinstance(frame, duckdb.DuckDBPyRelation):
-        return frame.df()
-    return frame
 
 
 def _seconds(value) -> float:
@@ -67,43 +51,42 @@ SETTINGS = [
 
 
 @pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: "-".join(map(str, s.values())))
-def test_funnel_same_numbers_on_every_engine(settings):
+def test_funnel_same_numbers_on_every_engine(settings, engine):
     reference = fm.funnel(EVENTS, STEPS, **settings)
-    for name, (convert, kind) in ENGINES.items():
-        out = fm.funnel(convert(EVENTS), STEPS, **settings)
-        assert isinstance(out, kind), name
-        got = _to_pandas(out)
-        assert list(got.columns) == list(reference.columns), name
-        for c in [
-            "step",
-            "step_number",
-            "entities",
-            "drop_off",
-            *(["channel"] if "by" in settings else []),
-        ]:
-            assert got[c].tolist() == reference[c].tolist(), (name, c)
-        for c in [
-            "conversion_from_first",
-            "conversion_from_previous",
-            "drop_off_rate",
-            "ci_low",
-            "ci_high",
-        ]:
-            np.testing.assert_allclose(
-                got[c].astype(float), reference[c].astype(float), rtol=1e-12, err_msg=name
-            )
-        med = [_seconds(v) for v in got["median_time_from_previous"]]
-        ref = [_seconds(v) for v in reference["median_time_from_previous"]]
-        np.testing.assert_allclose(med, ref, rtol=1e-12, err_msg=name)
+    name = engine.name
+    out = fm.funnel(engine.convert(EVENTS), STEPS, **settings)
+    assert isinstance(out, engine.kind), name
+    got = to_pandas(out)
+    assert list(got.columns) == list(reference.columns), name
+    for c in [
+        "step",
+        "step_number",
+        "entities",
+        "drop_off",
+        *(["channel"] if "by" in settings else []),
+    ]:
+        assert got[c].tolist() == reference[c].tolist(), (name, c)
+    for c in [
+        "conversion_from_first",
+        "conversion_from_previous",
+        "drop_off_rate",
+        "ci_low",
+        "ci_high",
+    ]:
+        np.testing.assert_allclose(
+            got[c].astype(float), reference[c].astype(float), rtol=1e-12, err_msg=name
+        )
+    med = [_seconds(v) for v in got["median_time_from_previous"]]
+    ref = [_seconds(v) for v in reference["median_time_from_previous"]]
+    np.testing.assert_allclose(med, ref, rtol=1e-12, err_msg=name)
 
 
-@pytest.mark.parametrize("name", list(ENGINES))
-def test_companions_on_every_engine(name):
-    convert, kind = ENGINES[name]
+def test_companions_on_every_engine(engine):
+    convert, kind = engine.convert, engine.kind
     ref_entities = fm.funnel_entities(EVENTS, STEPS, window="3D")
     ents = fm.funnel_entities(convert(EVENTS), STEPS, window="3D")
     assert isinstance(ents, kind)
-    got = _to_pandas(ents)
+    got = to_pandas(ents)
     assert got["entity_id"].tolist() == ref_entities["entity_id"].tolist()
     assert got["furthest_step_number"].tolist() == ref_entities["furthest_step_number"].tolist()
     for col in ["a", "b or c", "b", "d"]:
@@ -111,7 +94,7 @@ def test_companions_on_every_engine(name):
             got[col].astype("datetime64[us]"), ref_entities[col].astype("datetime64[us]")
         )
 
-    trend = _to_pandas(fm.funnel_trend(convert(EVENTS), STEPS, window="3D", freq="W"))
+    trend = to_pandas(fm.funnel_trend(convert(EVENTS), STEPS, window="3D", freq="W"))
     ref_trend = fm.funnel_trend(EVENTS, STEPS, window="3D", freq="W")
     assert trend["entities"].tolist() == ref_trend["entities"].tolist()
     assert trend["is_complete"].tolist() == ref_trend["is_complete"].tolist()
@@ -120,11 +103,11 @@ def test_companions_on_every_engine(name):
     ttc = fm.time_to_convert(convert(EVENTS), STEPS, window="3D")
     ref_ttc = fm.time_to_convert(EVENTS, STEPS, window="3D")
     assert isinstance(ttc.durations, kind) and isinstance(ttc.bins, kind)
-    summary = _to_pandas(ttc.summary)
+    summary = to_pandas(ttc.summary)
     assert summary["entities"].tolist() == ref_ttc.summary["entities"].tolist()
     assert [_seconds(v) for v in summary["p90"]] == [_seconds(v) for v in ref_ttc.summary["p90"]]
-    assert _to_pandas(ttc.bins)["entities"].tolist() == ref_ttc.bins["entities"].tolist()
+    assert to_pandas(ttc.bins)["entities"].tolist() == ref_ttc.bins["entities"].tolist()
 
-    seg = _to_pandas(fm.segment_comparison(convert(EVENTS), STEPS, by="channel"))
+    seg = to_pandas(fm.segment_comparison(convert(EVENTS), STEPS, by="channel"))
     ref_seg = fm.segment_comparison(EVENTS, STEPS, by="channel")
     np.testing.assert_allclose(seg["p_value"], ref_seg["p_value"], rtol=1e-12)

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from kpiwidgets.metrics.retention import average_retention, cohort_retention
+from tests.helpers import to_pandas
 
 SQL_UNIT = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 
@@ -46,15 +47,7 @@ def _engines(frame: pd.DataFrame) -> dict[str, object]:
 
 
 def _to_pandas(result: object) -> pd.DataFrame:
-    if isinstance(result, pd.DataFrame):
-        out = result
-    elif isinstance(result, pl.LazyFrame):
-        out = result.collect().to_pandas()
-    elif isinstance(result, pl.DataFrame):
-        out = result.to_pandas()
-    else:
-        out = result.df()
-    out = out.copy()
+    out = to_pandas(result).copy()
     out["cohort"] = out["cohort"].astype("datetime64[us]")
     return out.reset_index(drop=True)
 

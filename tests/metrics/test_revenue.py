@@ -10,6 +10,7 @@ import pytest
 
 from kpiwidgets import DroppedRowsWarning
 from kpiwidgets.metrics.revenue import logo_churn, mrr_movements, revenue_retention
+from tests.helpers import to_pandas
 
 
 def _revenue(rows: list[tuple]) -> pd.DataFrame:
@@ -210,9 +211,7 @@ def test_revenue_retention_agrees_with_a_brute_force_pandas_computation():
 
 
 def _to_pandas(result: object) -> pd.DataFrame:
-    if isinstance(result, pl.LazyFrame):
-        result = result.collect()
-    out = result.to_pandas() if isinstance(result, pl.DataFrame) else result.df()
+    out = to_pandas(result)
     return out.assign(month=out["month"].astype("datetime64[us]"))
 
 
