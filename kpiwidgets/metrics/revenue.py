@@ -123,7 +123,8 @@ def logo_churn(
       at the end; accounts that join inside the window are in neither number.
     * ``retention_rate = (customers_end − new) / customers_start = retained / customers_start``.
 
-    Null when ``customers_start`` is 0. ``value=None`` counts any row as activity.
+    NaN when ``customers_start`` is 0 (the core's one zero rule). ``value=None`` counts any
+    row as activity.
 
     Returns
     -------
@@ -196,8 +197,8 @@ def revenue_retention(
     * ``gross_revenue_retention = Σ min(MRR_m, MRR_start) / Σ MRR_start`` (each account capped
       at its starting MRR, so at most 1).
 
-    Accounts that join after the start are left out. Null when ``Σ MRR_start`` is 0. The
-    default window is a year (annual NRR); ``months=1`` gives month-over-month retention.
+    Accounts that join after the start are left out; a month without starting accounts has
+    no row (so no ``Σ MRR_start`` is 0). The default window is a year (annual NRR); ``months=1`` gives month-over-month retention.
 
     Returns
     -------
