@@ -198,7 +198,8 @@ def revenue_retention(
       at its starting MRR, so at most 1).
 
     Accounts that join after the start are left out; a month without starting accounts has
-    no row (so no ``Σ MRR_start`` is 0). The default window is a year (annual NRR); ``months=1`` gives month-over-month retention.
+    no row (so no ``Σ MRR_start`` is 0). The default window is a year (annual NRR);
+    ``months=1`` gives month-over-month retention.
 
     Returns
     -------
