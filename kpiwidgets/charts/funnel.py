@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import altair as alt
@@ -14,6 +15,24 @@ __all__ = ["STEP_SELECTION", "funnel_chart", "funnel_trend_chart", "time_to_conv
 
 #: Name of the click selection on the funnel bars (a point selection on ``step_number``).
 STEP_SELECTION = "step"
+_NO_VALUE = "(no value)"  # the null breakdown value in the trend chart, as the widgets say
+_ALL_LABEL = "all"  # the overall line of the trend chart with a breakdown
+_OVERALL = "overall"  # the boolean column marking a breakdown's overall rows
+_ALL_COLOUR = "#222222"
+_DASH = {"strokeDash": [5, 3]}
+# Vega's "tableau10" (CATEGORY_SCHEME) spelled out: the trend's colour scale adds black to it.
+_CATEGORY_COLOURS = [
+    "#4c78a8",
+    "#f58518",
+    "#e45756",
+    "#72b7b2",
+    "#54a24b",
+    "#eeca3b",
+    "#b279a2",
+    "#ff9da6",
+    "#9d755d",
+    "#bab0ac",
+]
 
 
 def _pandas(frame: Any) -> pd.DataFrame:
@@ -134,14 +153,48 @@ def funnel_chart(
 
 
 def funnel_trend_chart(
-    trend: Any, *, width: int | str = "container", height: int = 220
-) -> alt.Chart:
+    trend: Any,
+    *,
+    by: str | Sequence[str] | None = None,
+    width: int | str = "container",
+    height: int = 220,
+) -> alt.Chart | alt.FacetChart:
     """Conversion from the first step per entry period, one line per step after the first.
 
     ``trend`` is a :func:`kw.funnel_trend` frame; periods whose window is still open
-    (``is_complete`` false) are drawn hollow and said so in the tooltip.
+    (``is_complete`` false) are drawn dashed and said so in the tooltip. Step 1 is left out:
+    its conversion is always 100 %.
+
+    With a breakdown the lines of different breakdown values must not be joined, so the chart
+    is a grid of small multiples: one panel per step after the first, in step order, each with
+    its own y scale. A panel holds one line per breakdown value (colour; the null value is
+    labelled ``"(no value)"``, several ``by`` columns are joined with ``" · "``) and the
+    overall rows as a thick black line ``"all"``; the tooltip adds the entities that entered
+    the funnel in that period. The breakdown columns are ``by``, or else read from the frame:
+    the columns between ``period`` and ``step`` of a frame with an ``overall`` column. With a
+    breakdown ``width`` is the width of the whole grid (``"container"``: panels 320 px wide)
+    and ``height`` that of one panel.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> trend = pd.DataFrame({
+    ...     "period": pd.to_datetime(["2024-01-01"] * 6),
+    ...     "channel": [None, None, "ads", "ads", None, None],
+    ...     "overall": [True, True, False, False, False, False],
+    ...     "step": ["lead", "won"] * 3, "step_number": [1, 2] * 3,
+    ...     "entities": [5, 2, 4, 2, 1, 0],
+    ...     "conversion_from_first": [1.0, 0.4, 1.0, 0.5, 1.0, 0.0], "is_complete": [True] * 6})
+    >>> spec = funnel_trend_chart(trend).to_dict()
+    >>> spec["facet"]["field"], spec["spec"]["layer"][0]["encoding"]["color"]["field"]
+    ('step_label', 'channel')
+    >>> [(r["channel"], r["entered"]) for r in spec["datasets"][spec["data"]["name"]]]
+    [('all', 5), ('ads', 4), ('(no value)', 1)]
     """
     data = _pandas(trend)
+    keys = _breakdown_columns(data, by)
+    if keys:
+        return _trend_by(data, keys, width=width, height=height)
     data = data[data["step_number"] > 1].assign(
         status=lambda d: d["is_complete"].map({True: "complete", False: "in progress"})
     )
@@ -162,6 +215,108 @@ def funnel_trend_chart(
             ],
         )
         .properties(width=width, height=height)
+    )
+
+
+def _breakdown_columns(data: pd.DataFrame, by: str | Sequence[str] | None) -> list[str]:
+    """The breakdown columns of a trend frame: ``by``, or those between period and step."""
+    if by is not None:
+        return [by] if isinstance(by, str) else list(by)
+    if _OVERALL not in data.columns:
+        return []
+    columns = list(data.columns)
+    between = columns[columns.index("period") + 1 : columns.index("step")]
+    return [c for c in between if c != _OVERALL]
+
+
+def _trend_by(
+    data: pd.DataFrame, keys: list[str], *, width: int | str, height: int
+) -> alt.FacetChart:
+    """Small multiples of a trend with a breakdown (see :func:`funnel_trend_chart`)."""
+    overall = data[_OVERALL].astype(bool) if _OVERALL in data else pd.Series(False, data.index)
+    labels = data[keys].astype(object).where(data[keys].notna(), _NO_VALUE).astype(str)
+    series = pd.Series(
+        [" · ".join(row) for row in labels.itertuples(index=False)], index=data.index, dtype=object
+    )
+    values = list(dict.fromkeys(series[~overall]))
+    # A breakdown value literally called "all" keeps its name; the overall line gives way.
+    everyone = _ALL_LABEL if _ALL_LABEL not in values else f"{_ALL_LABEL} (overall)"
+    # One colour field: the breakdown column itself, or the values joined for several.
+    field = keys[0] if len(keys) == 1 else " · ".join(keys)
+    entry = data["entities"].where(data["step_number"] == 1)
+    data = data.assign(
+        **{field: series.where(~overall, everyone)},
+        overall=overall,
+        entered=entry.groupby([data["period"], overall, series]).transform("max").astype("Int64"),
+        step_label=[f"{k}. {s}" for k, s in zip(data["step_number"], data["step"], strict=True)],
+        status=data["is_complete"].map({True: "complete", False: "in progress"}),
+    )
+    data = data[data["step_number"] > 1]
+    done = data["period"].where(data["is_complete"])
+    last_done = done.groupby([data["step_number"], data["overall"], series]).transform("max")
+    data = data.assign(bridge=data["period"] == last_done)
+    order = data.sort_values("step_number")["step_label"].drop_duplicates().tolist()
+    columns = 1 if len(order) < 2 else 2
+    gap = 70  # a panel's y axis and the space between panels
+    panel = 320 if isinstance(width, str) else max(160, (width - gap * (columns - 1)) // columns)
+    # The overall line is black within the same scale as the breakdown values, so a single
+    # legend lists them all (a second, independent colour scale repeats its legend per panel).
+    palette = [_CATEGORY_COLOURS[i % len(_CATEGORY_COLOURS)] for i in range(len(values))]
+    colour = alt.Color(
+        f"{field}:N",
+        title=field,
+        scale=alt.Scale(domain=[everyone, *values], range=[_ALL_COLOUR, *palette]),
+        legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=3),
+    )
+    encoding = {
+        "x": alt.X("period:T", title="entry period"),
+        "y": alt.Y("conversion_from_first:Q", axis=alt.Axis(format="%"), title="conversion"),
+        "color": colour,
+        "tooltip": [
+            alt.Tooltip("period:T", format="%Y-%m-%d", title="entry period"),
+            alt.Tooltip(f"{field}:N"),
+            alt.Tooltip("step:N"),
+            alt.Tooltip("entities:Q", format=","),
+            alt.Tooltip("entered:Q", format=",", title="entered"),
+            alt.Tooltip("conversion_from_first:Q", format=".1%", title="conversion"),
+            alt.Tooltip("status:N"),
+        ],
+    }
+
+    def lines(rows: str, stroke: float, size: int) -> list[alt.Chart]:
+        # Solid through the complete periods, dashed from the last complete one on: a line
+        # split by a strokeDash field would leave a gap between the two.
+        kinds = [("datum.is_complete", {}), ("(!datum.is_complete || datum.bridge)", _DASH)]
+        return [
+            alt.Chart()
+            .transform_filter(f"{rows} && {which}")
+            .mark_line(point=alt.OverlayMarkDef(size=size), strokeWidth=stroke, **dash)
+            .encode(**encoding)
+            for which, dash in kinds
+        ]
+
+    layers = [*lines(f"!datum.{_OVERALL}", 1.5, 16), *lines(f"datum.{_OVERALL}", 3, 28)]
+    return (
+        alt.layer(*layers, data=data)
+        .properties(width=panel, height=height)
+        .facet(
+            facet=alt.Facet(
+                "step_label:N",
+                sort=order,
+                title=None,
+                header=alt.Header(labelAnchor="start", labelFontWeight="bold", labelFontSize=12),
+            ),
+            columns=columns,
+            title=alt.Title(
+                "Conversion by entry period",
+                subtitle=(
+                    f"conversion from the first step, one line per {field}; black: {everyone}; "
+                    "dashed: still in progress"
+                ),
+                anchor="start",
+            ),
+        )
+        .resolve_scale(y="independent")
     )
 
 

@@ -23,6 +23,8 @@ from kpiwidgets.charts._base import CATEGORY_SCHEME
 
 __all__ = [
     "AVERAGE_KEY",
+    "MIN_COHORTS",
+    "MIN_ENTITIES",
     "PERIOD_NAMES",
     "cohort_key",
     "cohort_label",
@@ -43,7 +45,13 @@ PERIOD_NAMES = {
 # in the tooltips.
 MAX_PRINTED_COLUMNS = 30
 _HIGHLIGHT_TEST = f"datum.cohort === highlight && datum.cohort !== '{AVERAGE_KEY}'"
+#: Default thresholds below which a cell of the average rests on too little to read: fewer
+#: complete cohorts, or fewer entities (their pooled ``cohort_size``), than these.
+MIN_COHORTS = 3
+MIN_ENTITIES = 30
 _SELECTED_COLOUR = "#e45756"
+_AVERAGE_COLOUR = "#222222"
+_SOLID_TEST = "datum.is_complete && !datum.thin"  # a cell drawn at full strength
 
 
 def cohort_key(cohort: Any) -> str:
@@ -89,6 +97,25 @@ def _pandas(frame: Any) -> pd.DataFrame:
     return nw.from_native(frame, eager_only=True).to_pandas()
 
 
+def _average_cells(average: Any, min_cohorts: int, min_entities: int) -> pd.DataFrame:
+    """An :func:`kw.average_retention` frame as pandas, plus ``entities`` and ``thin``.
+
+    ``entities`` is the pooled ``cohort_size``; ``thin`` marks the cells built from fewer than
+    ``min_cohorts`` cohorts or fewer than ``min_entities`` entities (the tail of the average,
+    where only the oldest cohorts are complete), and ``support`` says all this in words.
+    """
+    avg = _pandas(average)
+    avg["entities"] = avg["cohort_size"]
+    avg["thin"] = (avg["cohorts"] < min_cohorts) | (avg["entities"] < min_entities)
+    support = [
+        f"average over {c:,} complete cohort{'s' if c != 1 else ''}, {n:,} entities"
+        for c, n in zip(avg["cohorts"], avg["entities"], strict=True)
+    ]
+    few = f" (fewer than {min_cohorts} cohorts or {min_entities} entities: read with care)"
+    avg["support"] = [t + few if thin else t for t, thin in zip(support, avg["thin"], strict=True)]
+    return avg
+
+
 def _colour_domain(percent: pd.Series) -> tuple[float, float]:
     """Colour scale ends: from the lowest retention (rounded down to 10 %, at most 50 %) to
     100 %, or past it for revenue retention.
@@ -114,6 +141,8 @@ def retention_heatmap(
     selected: str = "",
     title: str = "",
     width: int | str = "container",
+    min_cohorts: int = MIN_COHORTS,
+    min_entities: int = MIN_ENTITIES,
 ) -> alt.LayerChart:
     """The cohort triangle: one row per cohort, one column per period number.
 
@@ -123,10 +152,12 @@ def retention_heatmap(
     of a period still in progress (``is_complete`` false) are pale and say so in the tooltip.
     With ``average`` (an :func:`kw.average_retention` result) a last row ``"Average ·
     <method>"`` prints the average percentage, whatever ``show`` is (an average of counts
-    would mix cohorts of different sizes). ``selected`` is the :func:`cohort_key` of the row to
-    outline. ``width`` is the plot width in pixels, or ``"container"`` to fill the page
-    (charts nested in ipywidgets boxes need a number: they measure their box before it is on
-    the page).
+    would mix cohorts of different sizes). Its cells built from fewer than ``min_cohorts``
+    complete cohorts or fewer than ``min_entities`` entities (the pooled ``cohort_size``) are
+    pale too (``thin`` in the chart data); every average cell's tooltip gives both counts.
+    ``selected`` is the :func:`cohort_key` of the row to outline. ``width`` is the plot width
+    in pixels, or ``"container"`` to fill the page (charts nested in ipywidgets boxes need a
+    number: they measure their box before it is on the page).
 
     Examples
     --------
@@ -139,6 +170,12 @@ def retention_heatmap(
     ['rect', 'text']
     >>> spec["layer"][0]["encoding"]["y"]["sort"]
     ['2024-01 (n=4)', '2024-02 (n=2)']
+    >>> average = pd.DataFrame({"period_number": [0, 1], "method": "pooled", "cohorts": [2, 1],
+    ...     "cohort_size": [6, 4], "retained": [6, 1], "retention": [1.0, 0.25]})
+    >>> spec = retention_heatmap(result, average, min_cohorts=2, min_entities=5).to_dict()
+    >>> [(c["period_number"], c["thin"]) for c in spec["datasets"][spec["data"]["name"]]
+    ...  if c["cohort"] == "average"]
+    [(0, False), (1, True)]
     """
     percent, printed, fmt = _fields(measure, show)
     data = _pandas(result)
@@ -159,13 +196,14 @@ def retention_heatmap(
             "status": data["is_complete"].map(
                 {True: "complete", False: "in progress: the period has not ended yet"}
             ),
+            "thin": False,
         }
     )
     if measure == "revenue":
         cells["value"] = data["value"]
     rows = list(dict.fromkeys(cells["row"]))
     if average is not None:
-        avg = _pandas(average)
+        avg = _average_cells(average, min_cohorts, min_entities)
         method = str(avg["method"].iloc[0]) if len(avg) else "pooled"
         average_row = f"Average · {method}"
         avg_cells = pd.DataFrame(
@@ -178,15 +216,18 @@ def retention_heatmap(
                 "percent": avg[percent],
                 "printed": avg[percent],
                 "is_complete": True,
-                "status": "average over " + avg["cohorts"].astype(str) + " complete cohorts",
+                "status": avg["support"],
+                "thin": avg["thin"],
                 "cohorts": avg["cohorts"],
+                "entities": avg["entities"],
             }
         )
         cells = pd.concat([cells, avg_cells], ignore_index=True)
         rows.append(average_row)
     low, top = _colour_domain(cells["percent"])
-    # White numbers on dark cells, black on pale ones (incomplete cells are drawn pale).
-    cells["dark"] = ((cells["percent"] - low) / (top - low) > 0.55) & cells["is_complete"]
+    # White numbers on dark cells, black on pale ones (incomplete and thin cells are pale).
+    solid = cells["is_complete"] & ~cells["thin"].astype(bool)
+    cells["dark"] = ((cells["percent"] - low) / (top - low) > 0.55) & solid
 
     pick = alt.selection_point(name="cohort_pick", fields=["cohort"], on="click", clear=False)
     highlight = alt.param(name="highlight", value=selected)
@@ -218,7 +259,7 @@ def retention_heatmap(
                 scale=alt.Scale(scheme="blues", domain=[low, top], clamp=True),
                 legend=alt.Legend(format=".0%", orient="right", gradientLength=120),
             ),
-            opacity=alt.condition("datum.is_complete", alt.value(1.0), alt.value(0.35)),
+            opacity=alt.condition(_SOLID_TEST, alt.value(1.0), alt.value(0.35)),
             stroke=alt.condition(_HIGHLIGHT_TEST, alt.value("#111111"), alt.value("white")),
             strokeWidth=alt.condition(_HIGHLIGHT_TEST, alt.value(2.5), alt.value(0.5)),
             tooltip=tooltip,
@@ -253,9 +294,12 @@ def retention_heatmap(
                 .add_params(pick)
             )
     shown = "customers retained" if measure == "customers" else "revenue kept"
+    pale = "period still in progress"
+    if cells["thin"].any():
+        pale += f", or an average over < {min_cohorts} cohorts or < {min_entities} entities"
     subtitle = (
         f"{shown}, {'as % of period 0' if show == 'percent' else 'as counts'}; "
-        "pale cells: period still in progress; click a row to follow its curve"
+        f"pale cells: {pale}; click a row to follow its curve"
     )
     return alt.layer(*layers).properties(
         width=width,
@@ -274,6 +318,8 @@ def retention_curves(
     selected: str = "",
     title: str = "",
     width: int | str = "container",
+    min_cohorts: int = MIN_COHORTS,
+    min_entities: int = MIN_ENTITIES,
 ) -> alt.LayerChart:
     """Retention against period number: one line per cohort or per breakdown value.
 
@@ -284,6 +330,11 @@ def retention_curves(
     breakdown such as ``channel``, e.g. the rows of an :func:`kw.average_retention` per
     channel) and draws one coloured line per value. ``width`` as in :func:`retention_heatmap`.
 
+    The average line has a point per period number whose tooltip gives the complete cohorts
+    and entities (pooled ``cohort_size``) behind it. Where they are fewer than
+    ``min_cohorts`` or ``min_entities`` (``thin`` in the chart data; the tail, which rests on
+    the oldest cohorts alone) the line is faded and its points hollow.
+
     Examples
     --------
     >>> result = pd.DataFrame({
@@ -293,6 +344,11 @@ def retention_curves(
     >>> spec = retention_curves(result, selected="2024-01-01").to_dict()
     >>> spec["params"][0]["name"], spec["params"][0]["value"]
     ('highlight', '2024-01-01')
+    >>> average = pd.DataFrame({"period_number": [0, 1], "method": "pooled", "cohorts": [2, 1],
+    ...     "cohort_size": [6, 4], "retained": [6, 1], "retention": [1.0, 0.25]})
+    >>> spec = retention_curves(result, average, min_cohorts=2, min_entities=5).to_dict()
+    >>> [row["thin"] for row in spec["datasets"][spec["layer"][-1]["data"]["name"]]]
+    [False, True]
     """
     percent, _, _ = _fields(measure, "percent")
     data = _pandas(result)
@@ -368,7 +424,7 @@ def retention_curves(
         )
         subtitle = f"one line per {series.replace('_', ' ')} (pooled over its cohorts)"
     if average is not None:
-        avg = _pandas(average)
+        avg = _average_cells(average, min_cohorts, min_entities)
         method = str(avg["method"].iloc[0]) if len(avg) else "pooled"
         mean = pd.DataFrame(
             {
@@ -376,23 +432,34 @@ def retention_curves(
                 "period_number": avg["period_number"],
                 "percent": avg[percent],
                 "cohorts": avg["cohorts"],
+                "entities": avg["entities"],
+                "thin": avg["thin"],
             }
         )
+        tooltip = [
+            alt.Tooltip("label:N", title="line"),
+            alt.Tooltip("period_number:Q", title=f"{noun}s since"),
+            alt.Tooltip("percent:Q", title=percent_title, format=".1%"),
+            alt.Tooltip("cohorts:Q", title="complete cohorts"),
+            alt.Tooltip("entities:Q", title="entities", format=","),
+        ]
+        dashed = {"color": _AVERAGE_COLOUR, "strokeWidth": 2, "strokeDash": [6, 3]}
+        mean_chart = alt.Chart(mean).encode(x=x, y=y, tooltip=tooltip)
+        # The whole line faded, then its well-supported part (all but the tail) over it at
+        # full strength (the dashes line up: both lines start at k = 0), then the points,
+        # hollow where thin.
+        layers.append(mean_chart.mark_line(opacity=0.35, **dashed))
+        layers.append(mean_chart.transform_filter("!datum.thin").mark_line(**dashed))
         layers.append(
-            alt.Chart(mean)
-            .mark_line(color="#222222", strokeWidth=2, strokeDash=[6, 3])
-            .encode(
-                x=x,
-                y=y,
-                tooltip=[
-                    alt.Tooltip("label:N", title="line"),
-                    alt.Tooltip("period_number:Q", title=f"{noun}s since"),
-                    alt.Tooltip("percent:Q", title=percent_title, format=".1%"),
-                    alt.Tooltip("cohorts:Q", title="complete cohorts"),
-                ],
+            mean_chart.mark_point(
+                filled=True, size=28, stroke=_AVERAGE_COLOUR, strokeWidth=1.5
+            ).encode(
+                fill=alt.condition("datum.thin", alt.value("white"), alt.value(_AVERAGE_COLOUR))
             )
         )
         subtitle += f"; dashed: average ({method})"
+        if mean["thin"].any():
+            subtitle += f", faded where < {min_cohorts} cohorts or < {min_entities} entities"
     return alt.layer(*layers).properties(
         width=width,
         height=260,

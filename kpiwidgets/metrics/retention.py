@@ -1,4 +1,4 @@
-"""Cohort retention: who keeps coming back, period by period (semantics: specs/retention.md).
+"""Cohort retention: who keeps coming back, period by period (semantics: docs/retention.md).
 
 Written once against narwhals' lazy API. The plan is kept lean because activity tables are
 large: one window partitioned by entity gives every activity row its entity's first timestamp
@@ -73,8 +73,8 @@ def cohort_retention(
       active in period k (``mode="on"``) or in period k or any later one (``"on_or_after"``,
       i.e. last active period ≥ k).
     * ``value_retention = value in cell k / value of the cohort in period 0`` (net revenue
-      retention of the cohort; above 1 when customers expand). Null when the period-0 value
-      is 0.
+      retention of the cohort; above 1 when customers expand). NaN when the period-0 value
+      is 0 (the core's one zero rule).
 
     Parameters
     ----------
@@ -350,8 +350,12 @@ def average_retention(result: Any, method: AverageMethod = "pooled") -> Any:
     Returns
     -------
     The caller's frame type: the ``by`` columns, ``period_number``, ``method``, ``cohorts``
-    (complete cells averaged), ``cohort_size`` (Σ), ``retained`` (Σ), ``retention`` (and
-    ``value_retention``), sorted by ``by`` then ``period_number``.
+    (complete cells averaged), ``cohort_size`` (Σ: the entities the cell is built from),
+    ``retained`` (Σ), ``retention`` (and ``value_retention``), sorted by ``by`` then
+    ``period_number``. ``cohorts`` and ``cohort_size`` tell how much a cell rests on, with
+    either method: a late period number is complete for the oldest cohorts only, so the tail
+    of the average is built from a few cohorts and entities and can jump about (the retention
+    charts draw such cells pale or faded).
 
     Examples
     --------

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import re
 
+import kpiwidgets as kw
 from tests.browser.conftest import open_app
 
 GRID = ".kpi-retention-grid.vega-embed"
 # The grid's own marks (legends draw rect and text marks too).
 CELLS = ".kpi-retention-grid .mark-rect.role-mark path"
 STATUS = ".kpi-retention-status"
+
+
+def _expected() -> tuple[int, int, int]:
+    """Monthly cohorts, accounts and quarterly cohorts of the demo revenue, by plain pandas:
+    each account's cohort is the period of its first revenue row."""
+    first = kw.load_demo().revenue.groupby("account_id")["month"].min()
+    return first.dt.to_period("M").nunique(), len(first), first.dt.to_period("Q").nunique()
 
 
 def _cell_texts(page) -> list[str]:
@@ -19,17 +27,19 @@ def _cell_texts(page) -> list[str]:
 def test_measure_and_period_redraw_the_grid_and_a_click_selects_a_cohort(
     app_page, voila_url, blocked_requests
 ):
+    months, accounts, quarters = _expected()
     page = app_page
     open_app(page, voila_url, "cohort_retention")
     status = page.locator(STATUS)
     status.wait_for()
     page.locator(CELLS).first.wait_for()
     assert re.search(
-        r"Monthly cohorts · customers · .* · 23 cohorts · 573 accounts", status.inner_text()
+        rf"Monthly cohorts · customers · .* · {months} cohorts · {accounts} accounts",
+        status.inner_text(),
     )
-    # 23 monthly cohorts over 23 months: a triangle of 23·24/2 cells + the average row (22).
+    # n monthly cohorts over n months: a triangle of n·(n+1)/2 cells + the average row (n−1).
     monthly_cells = page.locator(CELLS).count()
-    assert monthly_cells == 23 * 24 // 2 + 22
+    assert monthly_cells == months * (months + 1) // 2 + months - 1
     assert "2024-02 (n=" in page.locator(GRID).inner_text()
     monthly_texts = _cell_texts(page)
     assert all(t.endswith("%") for t in monthly_texts)
@@ -38,27 +48,29 @@ def test_measure_and_period_redraw_the_grid_and_a_click_selects_a_cohort(
     page.locator(".kpi-retention-status:has-text('Monthly cohorts · revenue')").wait_for()
     page.locator(".kpi-control-period button", has_text="Quarter").click()
     page.locator(".kpi-retention-status:has-text('Quarterly cohorts · revenue')").wait_for()
-    # Eight quarterly cohorts (2024-Q1 .. 2025-Q4): 8·9/2 cells + the average row (7).
+    # Quarterly cohorts (2024-Q1 .. 2025-Q4): the same triangle by quarter.
     rects = page.locator(CELLS)
+    quarter_cells = quarters * (quarters + 1) // 2 + quarters - 1
     page.wait_for_function(
         "([selector, n]) => document.querySelectorAll(selector).length === n",
-        arg=[CELLS, 8 * 9 // 2 + 7],
+        arg=[CELLS, quarter_cells],
     )
-    assert rects.count() == 8 * 9 // 2 + 7
+    assert rects.count() == quarter_cells
     assert "2024-Q1 (n=" in page.locator(GRID).inner_text()
     assert _cell_texts(page) != monthly_texts
-    assert "8 cohorts · 573 accounts" in status.inner_text()
+    assert f"{quarters} cohorts · {accounts} accounts" in status.inner_text()
 
     # Click the number in the first cohort's period-1 cell: the row and its curve light up.
+    symbols = ".kpi-retention-curves .mark-symbol path"
+    before = page.locator(symbols).count()  # the average curve's points
     first_row = page.locator(f"{GRID} .mark-text.role-mark text").nth(1)
     first_row.click()
     page.locator(".kpi-retention-selected:has-text('selected 2024-Q1')").wait_for()
     assert re.search(r"selected 2024-Q1 \(\d+ accounts\)", status.inner_text())
-    # The highlighted curve layer draws the selected cohort's points in colour.
+    # The highlighted curve layer adds the selected cohort's points.
     page.wait_for_function(
-        "() => document.querySelectorAll('.kpi-retention-curves .mark-symbol path').length > 0"
+        "([selector, n]) => document.querySelectorAll(selector).length > n", arg=[symbols, before]
     )
-    assert page.locator(".kpi-retention-curves .mark-symbol path").count() >= 2
 
     assert page.locator(".kpi-error:visible").count() == 0
     assert page.locator(".jp-OutputArea-output pre:has-text('Traceback')").count() == 0

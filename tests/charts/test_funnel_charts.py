@@ -199,3 +199,146 @@ def test_funnel_trend_chart_drops_step_one_and_marks_open_periods():
     assert spec["encoding"]["strokeDash"]["field"] == "status"
     assert spec["encoding"]["y"]["field"] == "conversion_from_first"
     assert spec["mark"]["type"] == "line"
+
+
+def _trend_by_channel():
+    """A trend frame by channel, written by hand: two months, steps lead -> mql -> won.
+
+    January: ads 4 leads, 2 mql, 1 won; seo 2, 1, 0; no channel 1, 1, 1 -> overall 7, 4, 2.
+    February (window still open): ads 2, 1, 0; seo 3, 3, 1; nobody without a channel
+    -> overall 5, 4, 1. Overall rows first, as kw.funnel_trend returns them.
+    """
+    counts = {
+        ("2024-01-01", None): (7, 4, 2),
+        ("2024-01-01", "ads"): (4, 2, 1),
+        ("2024-01-01", "seo"): (2, 1, 0),
+        ("2024-01-01", "(none)"): (1, 1, 1),  # stands for the null value, replaced below
+        ("2024-02-01", None): (5, 4, 1),
+        ("2024-02-01", "ads"): (2, 1, 0),
+        ("2024-02-01", "seo"): (3, 3, 1),
+    }
+    rows = []
+    for (period, channel), entities in counts.items():
+        for k, (step, n) in enumerate(zip(["lead", "mql", "won"], entities, strict=True), 1):
+            rows.append(
+                {
+                    "period": pd.Timestamp(period),
+                    "channel": None if channel == "(none)" else channel,
+                    "overall": channel is None,
+                    "step": step,
+                    "step_number": k,
+                    "entities": n,
+                    "conversion_from_first": n / entities[0],
+                    "is_complete": period == "2024-01-01",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_trend_by_channel_is_one_line_per_channel_in_one_panel_per_step():
+    spec = funnel_trend_chart(_trend_by_channel()).to_dict()
+    # Small multiples by step, in step order; step 1 (always 100 %) is left out.
+    assert spec["facet"] == {
+        "field": "step_label",
+        "type": "nominal",
+        "sort": ["2. mql", "3. won"],
+        "title": None,
+        "header": {"labelAnchor": "start", "labelFontSize": 12, "labelFontWeight": "bold"},
+    }
+    assert spec["resolve"] == {"scale": {"y": "independent"}}
+    layers = spec["spec"]["layer"]
+    # Breakdown values, then the overall line on top; each solid through the complete
+    # periods and dashed from the last complete one on (no gap between the two).
+    assert [layer["transform"] for layer in layers] == [
+        [{"filter": "!datum.overall && datum.is_complete"}],
+        [{"filter": "!datum.overall && (!datum.is_complete || datum.bridge)"}],
+        [{"filter": "datum.overall && datum.is_complete"}],
+        [{"filter": "datum.overall && (!datum.is_complete || datum.bridge)"}],
+    ]
+    assert ["strokeDash" in layer["mark"] for layer in layers] == [False, True, False, True]
+    for layer in layers:
+        assert layer["mark"]["type"] == "line"
+        assert layer["encoding"]["color"]["field"] == "channel"
+        assert layer["encoding"]["x"]["field"] == "period"
+        assert layer["encoding"]["y"]["field"] == "conversion_from_first"
+    # The overall line is black and thicker, first in the legend; the null value is labelled.
+    scale = layers[0]["encoding"]["color"]["scale"]
+    assert all(layer["encoding"]["color"]["scale"] == scale for layer in layers)
+    assert scale["domain"] == ["all", "ads", "seo", "(no value)"]
+    assert scale["range"][0] == "#222222"
+    assert len(set(scale["range"])) == 4
+    assert layers[2]["mark"]["strokeWidth"] > layers[0]["mark"]["strokeWidth"]
+
+    rows = pd.DataFrame(_rows(spec))
+    assert sorted(rows["step_label"].unique()) == ["2. mql", "3. won"]
+    # Per step: 4 series (all, ads, seo, no value); 4 points in January, 3 in February.
+    for _, panel in rows.groupby("step_label"):
+        assert panel["channel"].nunique() == 4
+        assert panel.groupby("period").size().tolist() == [4, 3]
+    # No line mixes channels: one point per (step, channel, period).
+    assert not rows.duplicated(["step_label", "channel", "period"]).any()
+    assert set(rows.loc[rows["overall"], "channel"]) == {"all"}
+    # The dashed part starts at each line's last complete period: January here.
+    assert set(rows.loc[rows["bridge"], "period"].str[:7]) == {"2024-01"}
+    assert rows["bridge"].sum() == 2 * 4
+    got = {
+        (r.step, r.channel, r.period[:7]): (r.conversion_from_first, r.entered, r.status)
+        for r in rows.itertuples()
+    }
+    assert got == {
+        # January: mql 2/4, 1/2, 1/1, overall 4/7; won 1/4, 0/2, 1/1, overall 2/7.
+        ("mql", "all", "2024-01"): (pytest.approx(4 / 7), 7, "complete"),
+        ("mql", "ads", "2024-01"): (0.5, 4, "complete"),
+        ("mql", "seo", "2024-01"): (0.5, 2, "complete"),
+        ("mql", "(no value)", "2024-01"): (1.0, 1, "complete"),
+        ("won", "all", "2024-01"): (pytest.approx(2 / 7), 7, "complete"),
+        ("won", "ads", "2024-01"): (0.25, 4, "complete"),
+        ("won", "seo", "2024-01"): (0.0, 2, "complete"),
+        ("won", "(no value)", "2024-01"): (1.0, 1, "complete"),
+        # February: mql 1/2, 3/3, overall 4/5; won 0/2, 1/3, overall 1/5.
+        ("mql", "all", "2024-02"): (0.8, 5, "in progress"),
+        ("mql", "ads", "2024-02"): (0.5, 2, "in progress"),
+        ("mql", "seo", "2024-02"): (1.0, 3, "in progress"),
+        ("won", "all", "2024-02"): (0.2, 5, "in progress"),
+        ("won", "ads", "2024-02"): (0.0, 2, "in progress"),
+        ("won", "seo", "2024-02"): (pytest.approx(1 / 3), 3, "in progress"),
+    }
+
+
+def test_trend_breakdown_given_by_name_and_a_value_called_all():
+    trend = _trend_by_channel()
+    trend["channel"] = trend["channel"].replace({"seo": "all"})
+    spec = funnel_trend_chart(trend, by="channel", width=600).to_dict()
+    domain = spec["spec"]["layer"][0]["encoding"]["color"]["scale"]["domain"]
+    # A channel literally called "all" stays a channel; the overall line gives way.
+    assert domain == ["all (overall)", "ads", "all", "(no value)"]
+    # width is the whole grid: two panels of (600 - 70) / 2 px.
+    assert spec["spec"]["width"] == 265
+    assert spec["columns"] == 2
+
+
+def test_trend_breakdown_read_from_a_kw_funnel_trend_frame():
+    # Week of Jan 1: ads 1 and 2 (1 reaches mql), seo 3 (reaches mql); week of Jan 8: ads 4.
+    events = pd.DataFrame(
+        {
+            "entity_id": [1, 1, 2, 3, 3, 4],
+            "event": ["lead", "mql", "lead", "lead", "mql", "lead"],
+            "timestamp": pd.to_datetime(
+                ["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03", "2024-01-03", "2024-01-08"]
+            ),
+            "channel": ["ads", "ads", "ads", "seo", "seo", "ads"],
+        }
+    )
+    trend = kw.funnel_trend(events, ["lead", "mql"], window="7D", by="channel", freq="W")
+    spec = funnel_trend_chart(trend).to_dict()
+    assert spec["spec"]["layer"][0]["encoding"]["color"]["field"] == "channel"
+    rows = pd.DataFrame(_rows(spec))
+    got = {(r.channel, r.period[:10]): r.conversion_from_first for r in rows.itertuples()}
+    # Overall: 2 of 3 in week 1, 0 of 1 in week 2; ads 1/2 then 0/1; seo 1/1 (week 1 only).
+    assert got == {
+        ("all", "2024-01-01"): pytest.approx(2 / 3),
+        ("all", "2024-01-08"): 0.0,
+        ("ads", "2024-01-01"): 0.5,
+        ("ads", "2024-01-08"): 0.0,
+        ("seo", "2024-01-01"): 1.0,
+    }

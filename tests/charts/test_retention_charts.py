@@ -55,7 +55,7 @@ def test_heatmap_rows_cells_and_printed_numbers(result):
 def test_incomplete_cells_are_pale_and_say_so(result):
     cells, spec = _cells(retention_heatmap(result))
     opacity = spec["layer"][0]["encoding"]["opacity"]
-    assert opacity["condition"] == {"test": "datum.is_complete", "value": 1.0}
+    assert opacity["condition"] == {"test": "datum.is_complete && !datum.thin", "value": 1.0}
     assert opacity["value"] == 0.35
     # March is the last month in the data: its cells (Jan k=2, Feb k=1) are in progress.
     pending = cells[~cells["is_complete"]]
@@ -64,6 +64,7 @@ def test_incomplete_cells_are_pale_and_say_so(result):
         ("2024-02-01", 1),
     ]
     assert pending["status"].str.startswith("in progress").all()
+    assert not cells["thin"].any()  # no average row: nothing thin
     assert (cells.loc[cells["is_complete"], "status"] == "complete").all()
     tooltip_fields = [t["field"] for t in spec["layer"][0]["encoding"]["tooltip"]]
     assert "status" in tooltip_fields
@@ -131,11 +132,12 @@ def test_curves_draw_complete_cells_and_the_selected_cohort_on_top(result):
     ]
     assert spec["layer"][1]["transform"] == [{"filter": "datum.cohort === highlight"}]
     assert spec["layer"][1]["mark"]["color"] == "#e45756"
-    average = spec["layer"][-1]
-    assert average["mark"]["strokeDash"] == [6, 3]
-    avg = pd.DataFrame(spec["datasets"][average["data"]["name"]])
+    faded, solid, points = spec["layer"][-3:]
+    assert faded["mark"]["strokeDash"] == solid["mark"]["strokeDash"] == [6, 3]
+    avg = pd.DataFrame(spec["datasets"][solid["data"]["name"]])
     assert avg["label"].unique().tolist() == ["average · pooled"]
     assert avg["percent"].tolist() == [1.0, 0.5]
+    assert points["mark"]["type"] == "point"
 
 
 def test_curves_per_breakdown_value_are_coloured_by_it():
@@ -150,6 +152,115 @@ def test_curves_per_breakdown_value_are_coloured_by_it():
     spec = retention_curves(frame, series="channel").to_dict()
     assert spec["layer"][0]["encoding"]["color"]["field"] == "channel"
     assert spec["layer"][0]["encoding"]["color"]["scale"] == {"scheme": "tableau10"}
+
+
+def _triangle():
+    """Four monthly cohorts written by hand, the last diagonal still in progress.
+
+    Retained: January (10 accounts) 10, 6, 4, 3; February (20) 20, 10, 8; March (5) 5, 5;
+    April (30) 30. Complete cells: January k0-k2, February k0-k1, March k0.
+    """
+    retained = {"2024-01-01": [10, 6, 4, 3], "2024-02-01": [20, 10, 8], "2024-03-01": [5, 5]}
+    retained["2024-04-01"] = [30]
+    rows = []
+    for cohort, counts in retained.items():
+        for k, n in enumerate(counts):
+            rows.append(
+                {
+                    "cohort": pd.Timestamp(cohort),
+                    "period_number": k,
+                    "cohort_size": counts[0],
+                    "retained": n,
+                    "retention": n / counts[0],
+                    "is_complete": k < len(counts) - 1,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# The average over the complete cells: k0 January, February, March -> 3 cohorts, 35 accounts
+# (35/35); k1 January, February -> 2 cohorts, 30 accounts (16/30); k2 January -> 1, 10 (4/10).
+# (No k3: January's is in progress.)
+TRIANGLE_AVERAGE = {"cohorts": [3, 2, 1], "entities": [35, 30, 10], "retained": [35, 16, 4]}
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "thin"),
+    [
+        ({}, [False, True, True]),  # defaults: fewer than 3 cohorts or 30 accounts
+        ({"min_cohorts": 2}, [False, False, True]),  # 30 accounts is not fewer than 30
+        ({"min_cohorts": 1, "min_entities": 31}, [False, True, True]),
+        ({"min_cohorts": 1, "min_entities": 1}, [False, False, False]),
+    ],
+)
+def test_heatmap_average_cells_on_few_cohorts_or_entities_are_pale(thresholds, thin):
+    result = _triangle()
+    cells, spec = _cells(retention_heatmap(result, kw.average_retention(result), **thresholds))
+    avg = cells[cells["cohort"] == "average"]
+    assert avg["period_number"].tolist() == [0, 1, 2]
+    assert avg["cohorts"].tolist() == TRIANGLE_AVERAGE["cohorts"]
+    assert avg["entities"].tolist() == TRIANGLE_AVERAGE["entities"]
+    assert avg["retained"].tolist() == TRIANGLE_AVERAGE["retained"]
+    assert avg["thin"].tolist() == thin
+    assert not cells.loc[cells["cohort"] != "average", "thin"].any()
+    # Thin cells are pale (the opacity test) and printed in black on their pale colour.
+    opacity = spec["layer"][0]["encoding"]["opacity"]
+    assert opacity["condition"]["test"] == "datum.is_complete && !datum.thin"
+    assert not avg.loc[avg["thin"], "dark"].any()
+    # The counts are in the tooltip (status), with a warning on the thin cells only.
+    assert "status" in [t["field"] for t in spec["layer"][0]["encoding"]["tooltip"]]
+    assert avg["status"].str.startswith("average over").all()
+    assert avg["status"].tolist()[1].startswith("average over 2 complete cohorts, 30 entities")
+    assert avg["status"].str.contains("read with care").tolist() == thin
+    assert ("average over" in spec["title"]["subtitle"]) == any(thin)
+
+
+def test_heatmap_default_thresholds_on_the_fixture(result):
+    # January (4 accounts) and February (2): k0 averages 2 cohorts, 6 accounts; k1 one, 4.
+    cells, _ = _cells(retention_heatmap(result, kw.average_retention(result)))
+    avg = cells[cells["cohort"] == "average"]
+    assert avg["cohorts"].tolist() == [2, 1] and avg["entities"].tolist() == [6, 4]
+    assert avg["thin"].tolist() == [True, True]
+    assert avg["status"].tolist()[1] == (
+        "average over 1 complete cohort, 4 entities "
+        "(fewer than 3 cohorts or 30 entities: read with care)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "thin"),
+    [({}, [False, True, True]), ({"min_cohorts": 2}, [False, False, True])],
+)
+def test_curves_fade_the_average_where_it_rests_on_few_cohorts(thresholds, thin):
+    result = _triangle()
+    spec = retention_curves(result, kw.average_retention(result), **thresholds).to_dict()
+    faded, solid, points = spec["layer"][-3:]
+    avg = pd.DataFrame(spec["datasets"][points["data"]["name"]])
+    assert avg["period_number"].tolist() == [0, 1, 2]
+    assert avg["percent"].tolist() == pytest.approx([1.0, 16 / 30, 4 / 10])
+    assert avg["cohorts"].tolist() == TRIANGLE_AVERAGE["cohorts"]
+    assert avg["entities"].tolist() == TRIANGLE_AVERAGE["entities"]
+    assert avg["thin"].tolist() == thin
+    # All of the line faded; the well-supported part drawn over it at full strength.
+    assert faded["mark"]["opacity"] == 0.35 and "transform" not in faded
+    assert "opacity" not in solid["mark"]
+    assert solid["transform"] == [{"filter": "!datum.thin"}]
+    # Points: hollow (white fill) where thin, the counts in their tooltip.
+    assert points["mark"]["type"] == "point"
+    assert points["encoding"]["fill"]["condition"] == {"test": "datum.thin", "value": "white"}
+    assert points["encoding"]["fill"]["value"] == "#222222"
+    tooltip = [t["field"] for t in points["encoding"]["tooltip"]]
+    assert {"cohorts", "entities"} <= set(tooltip)
+    assert "faded where < " in spec["title"]["subtitle"]
+
+
+def test_curves_say_nothing_of_thin_cells_when_there_are_none():
+    result = _triangle()
+    average = kw.average_retention(result)
+    spec = retention_curves(result, average, min_cohorts=1, min_entities=1).to_dict()
+    avg = pd.DataFrame(spec["datasets"][spec["layer"][-1]["data"]["name"]])
+    assert not avg["thin"].any()
+    assert "faded" not in spec["title"]["subtitle"]
 
 
 @pytest.mark.parametrize(

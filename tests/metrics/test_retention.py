@@ -333,6 +333,62 @@ def test_average_row_keeps_by_groups_and_averages_value_retention():
     assert simple.loc[simple["period_number"] == 1, "value_retention"].item() == pytest.approx(1.25)
 
 
+def test_average_row_counts_the_cohorts_and_entities_behind_each_cell():
+    # Jan cohort {A, B, C}, Feb {D, E}, Mar {F}; April is in progress (as_of Apr 15).
+    # Complete cells: Jan k0-k2, Feb k0-k1, Mar k0 -> the tail rests on the oldest cohort.
+    # k0: 3 cohorts, 3 + 2 + 1 = 6 entities, all retained.
+    # k1: Jan (A back in Feb) and Feb (D back in Mar): 2 cohorts, 3 + 2 = 5 entities, 2 kept.
+    # k2: Jan alone (A and B in Mar): 1 cohort, 3 entities, 2 kept. k3 (April): no row.
+    activity = _activity(
+        [
+            ("A", "2024-01-05", "web"),
+            ("A", "2024-02-05", "web"),
+            ("A", "2024-03-05", "web"),
+            ("A", "2024-04-05", "web"),
+            ("B", "2024-01-10", "web"),
+            ("B", "2024-03-10", "web"),
+            ("C", "2024-01-20", "ads"),
+            ("D", "2024-02-02", "web"),
+            ("D", "2024-03-02", "web"),
+            ("E", "2024-02-20", "ads"),
+            ("F", "2024-03-03", "ads"),
+            ("F", "2024-04-03", "ads"),
+        ],
+        columns=("account_id", "month", "channel"),
+    )
+    result = cohort_retention(activity.drop(columns="channel"), as_of="2024-04-15")
+    for method in ("pooled", "simple"):
+        average = average_retention(result, method=method)
+        assert average["period_number"].tolist() == [0, 1, 2]
+        assert average["cohorts"].tolist() == [3, 2, 1]
+        assert average["cohort_size"].tolist() == [6, 5, 3]
+        assert average["retained"].tolist() == [6, 2, 2]
+    # Per channel. web: Jan {A, B}, Feb {D}; ads: Jan {C}, Feb {E}, Mar {F}.
+    # web k0: 2 cohorts, 3 entities; k1: Jan (A), Feb (D): 2, 3, 2 kept; k2: Jan: 1, 2, 2 kept.
+    # ads k0: 3 cohorts, 3 entities; k1: Jan (C), Feb (E): 2, 2, none kept; k2: Jan: 1, 1, 0.
+    by = cohort_retention(activity, by="channel", as_of="2024-04-15")
+    average = average_retention(by)
+    got = {
+        (c, int(k)): (int(n), int(size), int(kept))
+        for c, k, n, size, kept in zip(
+            average["channel"],
+            average["period_number"],
+            average["cohorts"],
+            average["cohort_size"],
+            average["retained"],
+            strict=True,
+        )
+    }
+    assert got == {
+        ("ads", 0): (3, 3, 3),
+        ("ads", 1): (2, 2, 0),
+        ("ads", 2): (1, 1, 0),
+        ("web", 0): (2, 3, 3),
+        ("web", 1): (2, 3, 2),
+        ("web", 2): (1, 2, 2),
+    }
+
+
 def test_triangle_pivots_cohorts_by_period_number():
     table = retention_triangle(cohort_retention(GAPS), values="retained")
     assert list(table.columns) == [0, 1, 2, 3]
@@ -364,7 +420,7 @@ def test_date_columns_work_like_datetimes():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"period": "X"}, "period must be one of D, W, M, Q, Y, found 'X'"),
+        ({"period": "X"}, "period must be one of 'D', 'W', 'M', 'Q', 'Y', found 'X'"),
         ({"mode": "after"}, "mode must be one of 'on', 'on_or_after', found 'after'"),
         ({"mode": "on_or_after", "value": "mrr"}, "value= needs mode='on'"),
         ({"entity": "user"}, r"missing column\(s\) \['user'\]"),
