@@ -13,7 +13,8 @@ from kpiwidgets.metrics.funnel import (
     time_to_convert,
 )
 from kpiwidgets.metrics.funnel_session import FunnelSession
-from kpiwidgets.metrics.retention import average_retention, cohort_retention, retention_triangle
+from kpiwidgets.metrics.retention import cohort_retention
+from kpiwidgets.metrics.retention_average import average_retention, retention_triangle
 from kpiwidgets.metrics.revenue import logo_churn, mrr_movements, revenue_retention
 from kpiwidgets.metrics.time_to_convert import TimeToConvert
 

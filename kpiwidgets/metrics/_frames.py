@@ -20,20 +20,19 @@ from typing import Any
 import narwhals.stable.v2 as nw
 
 from kpiwidgets._warnings import DroppedRowsWarning
+from kpiwidgets.metrics._zones import check_duckdb_zones, from_utc, time_zones_of, to_utc
 
 __all__ = [
     "DroppedRowsWarning",
     "Prepared",
     "as_list",
     "attach_dropped",
-    "convert_zone",
     "datetime_column",
     "drop_null_rows",
     "materialize",
     "prepare",
     "ratio",
     "time_range",
-    "wall_time",
 ]
 
 
@@ -125,7 +124,7 @@ class Prepared:
             out = out.with_columns(nw.col(c).cast(zoned) for c in [*restore, *instants])
         elif zone is not None:
             out = out.with_columns(nw.col(c).dt.replace_time_zone(zone) for c in restore)
-            out = out.with_columns(_from_utc(nw.col(c), zone) for c in instants)
+            out = out.with_columns(from_utc(nw.col(c), zone) for c in instants)
         return out.to_native()
 
     def from_dict(self, data: dict[str, list[Any]]) -> Any:
@@ -198,7 +197,7 @@ def prepare(frame: Any, *, name: str = "input", instants: bool = False) -> Prepa
             f"found {type(frame).__name__}"
         ) from exc
 
-    time_zones = _time_zones(nw_frame)
+    time_zones = time_zones_of(nw_frame)
     if time_zones and len(set(time_zones.values())) > 1:
         raise ValueError(
             f"{name}: timestamp columns must share one time zone, found "
@@ -225,61 +224,15 @@ def prepare(frame: Any, *, name: str = "input", instants: bool = False) -> Prepa
         kind = "polars" if nw_frame.implementation.is_polars() else "pyarrow"
         lf = nw_frame.lazy()
     if time_zones and lf.implementation.is_duckdb():
-        _check_duckdb_zones(name, time_zones)
+        check_duckdb_zones(name, time_zones)
     if time_zones and instants:
         lf = lf.with_columns(
             *(nw.col(c).dt.replace_time_zone(None).alias(f"{WALL_PREFIX}{c}") for c in time_zones),
-            *(_to_utc(nw.col(c), z) for c, z in time_zones.items()),
+            *(to_utc(nw.col(c), z) for c, z in time_zones.items()),
         )
     elif time_zones:
         lf = lf.with_columns(nw.col(c).dt.replace_time_zone(None) for c in time_zones)
     return Prepared(lf=lf, kind=kind, time_zones=time_zones, utc=instants and bool(time_zones))
-
-
-# Zone names that are UTC itself: converting to or from them changes no instant.
-_UTC = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"}
-
-
-def _to_utc(column: nw.Expr, zone: str) -> nw.Expr:
-    """Naive UTC instants of a tz-aware column (no conversion needed for a UTC zone: DuckDB
-    can only convert to its connection's zone, which is the column's)."""
-    if zone in _UTC:
-        return column.dt.replace_time_zone(None)
-    return column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-
-
-def _from_utc(column: nw.Expr, zone: str) -> nw.Expr:
-    """The inverse of :func:`_to_utc`: naive UTC instants shown in ``zone``."""
-    if zone in _UTC:
-        return column.dt.replace_time_zone(zone)
-    return column.dt.replace_time_zone("UTC").dt.convert_time_zone(zone)
-
-
-def _check_duckdb_zones(name: str, time_zones: dict[str, str]) -> None:
-    """DuckDB shows TIMESTAMPTZ in its connection's zone and converts to no other one."""
-    zone = next(iter(time_zones.values()))
-    if zone not in _UTC:
-        columns = ", ".join(map(repr, time_zones))
-        raise ValueError(
-            f"{name}: column(s) {columns} are DuckDB TIMESTAMPTZ shown in the connection's time "
-            f"zone {zone!r}; DuckDB cannot convert them to UTC for us, so tz-aware DuckDB "
-            "input is computed only with the connection in UTC: run SET TimeZone = 'UTC' on "
-            "the connection, or pass naive local times (e.g. timestamp AT TIME ZONE "
-            f"'{zone}')"
-        )
-
-
-def _time_zones(frame: nw.DataFrame | nw.LazyFrame) -> dict[str, str]:
-    if isinstance(frame, nw.DataFrame) and frame.implementation.is_pandas():
-        # Read pandas dtypes directly: narwhals maps some zone names (e.g. America/New_York)
-        # to Unknown.
-        native = frame.to_native()
-        return {c: str(tz) for c, dt in native.dtypes.items() if (tz := getattr(dt, "tz", None))}
-    zones = {}
-    for column, dtype in frame.collect_schema().items():
-        if isinstance(dtype, nw.Datetime) and dtype.time_zone is not None:
-            zones[column] = dtype.time_zone
-    return zones
 
 
 def drop_null_rows(
@@ -388,43 +341,6 @@ def _naive_datetime(moment: Any) -> datetime.datetime | None:
     if hasattr(moment, "to_pydatetime"):
         moment = moment.to_pydatetime()
     return moment.replace(tzinfo=None)
-
-
-def wall_time(moment: datetime.datetime | datetime.date | str, prep: Prepared) -> datetime.datetime:
-    """A user's moment (``as_of``, ``start``) as naive wall time in the data's zone, the way
-    :func:`prepare` made the frame's timestamps naive; a naive moment is already wall time."""
-    if isinstance(moment, str):
-        moment = datetime.datetime.fromisoformat(moment)
-    if not isinstance(moment, datetime.datetime):
-        moment = datetime.datetime.combine(moment, datetime.time())
-    if hasattr(moment, "to_pydatetime"):
-        moment = moment.to_pydatetime()
-    zone = next(iter(prep.time_zones.values()), None)
-    if moment.tzinfo is not None and zone is not None:
-        from zoneinfo import ZoneInfo
-
-        moment = moment.astimezone(ZoneInfo(zone))
-    return moment.replace(tzinfo=None)
-
-
-def convert_zone(frame: Any, timestamp: str, tz: str) -> Any:
-    """The frame with ``timestamp`` converted to ``tz``; naive values are taken as UTC."""
-    nw_frame = nw.from_native(frame)
-    aware = timestamp in _time_zones(nw_frame)
-    if isinstance(nw_frame, nw.DataFrame) and nw_frame.implementation.is_pandas():
-        # pandas directly: narwhals sees some zones (America/New_York) as Unknown dtypes.
-        import pandas as pd
-
-        native = frame.copy(deep=False)
-        column = pd.to_datetime(native[timestamp])
-        native[timestamp] = (column if aware else column.dt.tz_localize("UTC")).dt.tz_convert(tz)
-        return native
-    column = nw.col(timestamp)
-    if not aware:
-        if isinstance(nw_frame.collect_schema()[timestamp], nw.Date):
-            column = column.cast(nw.Datetime("us"))
-        column = column.dt.replace_time_zone("UTC")
-    return nw_frame.with_columns(column.dt.convert_time_zone(tz)).to_native()
 
 
 def materialize(small: nw.LazyFrame) -> nw.LazyFrame:

@@ -27,7 +27,8 @@ from kpiwidgets.metrics.choices import (
     ValueAgg,
     check_choice,
 )
-from kpiwidgets.metrics.retention import average_retention, cohort_retention
+from kpiwidgets.metrics.retention import cohort_retention
+from kpiwidgets.metrics.retention_average import average_retention
 
 __all__ = ["RetentionSession"]
 

@@ -15,9 +15,9 @@ from kpiwidgets.charts.retention import (
     PERIOD_NAMES,
     cohort_key,
     cohort_label,
-    retention_curves,
     retention_heatmap,
 )
+from kpiwidgets.charts.retention_curves import retention_curves
 from kpiwidgets.metrics.choices import (
     AverageMethod,
     Curves,

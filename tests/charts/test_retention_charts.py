@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 import kpiwidgets as kw
-from kpiwidgets.charts.retention import cohort_label, retention_curves, retention_heatmap
+from kpiwidgets.charts.retention import cohort_label, retention_heatmap
+from kpiwidgets.charts.retention_curves import retention_curves
 
 
 @pytest.fixture

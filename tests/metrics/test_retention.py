@@ -10,11 +10,8 @@ import pytest
 import kpiwidgets as kw
 from kpiwidgets import DroppedRowsWarning
 from kpiwidgets.metrics._periods import period_index_of
-from kpiwidgets.metrics.retention import (
-    average_retention,
-    cohort_retention,
-    retention_triangle,
-)
+from kpiwidgets.metrics.retention import cohort_retention
+from kpiwidgets.metrics.retention_average import average_retention, retention_triangle
 
 
 def _activity(

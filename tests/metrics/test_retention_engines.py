@@ -8,7 +8,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from kpiwidgets.metrics.retention import average_retention, cohort_retention
+from kpiwidgets.metrics.retention import cohort_retention
+from kpiwidgets.metrics.retention_average import average_retention
 from tests.helpers import to_pandas
 
 SQL_UNIT = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
