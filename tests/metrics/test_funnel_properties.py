@@ -28,7 +28,7 @@ events_strategy = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=events_strategy,
     steps=st.sampled_from(STEP_CHOICES),

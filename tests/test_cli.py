@@ -1,0 +1,123 @@
+"""``kpiwidgets serve``: the arguments it hands to Voila and the line it prints.
+
+Starting the real server is covered by the browser tests; here the one stub is
+``voila.app.Voila.launch_instance``, which records its arguments instead of serving. The argv
+it receives is then parsed by a real (never started) ``Voila`` application, so the flags are
+checked for what they mean to Voila, not only for how they are spelled.
+"""
+
+from __future__ import annotations
+
+import os
+import webbrowser
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.sign import NotebookNotary
+from voila.app import Voila
+
+from kpiwidgets.__main__ import main
+
+APPS = {"overview.ipynb", "funnel_explorer.ipynb", "cohort_retention.ipynb"}
+
+
+def _machine_has_browser() -> bool:
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True
+
+
+@pytest.fixture
+def serve(monkeypatch, tmp_path, capsys):
+    """Run ``kpiwidgets serve ARGS`` with Voila's launch recorded; returns what it got."""
+    calls: list[dict] = []
+
+    def launch_instance(*args, **kwargs):
+        calls.append({"args": args, "kwargs": kwargs, "cwd": os.getcwd()})
+
+    monkeypatch.setattr(Voila, "launch_instance", staticmethod(launch_instance))
+    # The notebooks are signed in the Jupyter data dir: keep that out of the user's home.
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
+    monkeypatch.chdir(tmp_path)  # serve changes directory; monkeypatch changes it back
+
+    def run(*args: str) -> dict:
+        calls.clear()
+        assert main(["serve", *args]) == 0
+        assert len(calls) == 1
+        call = calls[0]
+        assert call["args"] == ()
+        argv = call["kwargs"]["argv"]
+        app = Voila()
+        app.parse_command_line(argv)
+        folder = Path(argv[0])
+        return {**call, "argv": argv, "app": app, "folder": folder, "out": capsys.readouterr().out}
+
+    return run
+
+
+def test_defaults(serve):
+    got = serve()
+    folder, app = got["folder"], got["app"]
+    # Voila serves the folder of app notebooks, and runs in it (it reads voila.json there).
+    assert folder.is_dir() and {p.name for p in folder.glob("*.ipynb")} >= APPS
+    assert Path(got["cwd"]) == folder
+    assert app.extra_args == [str(folder)]
+    assert app.port == 8866
+    assert app.ip == "127.0.0.1"
+    assert app.config.VoilaConfiguration.template == "kpiwidgets"
+    assert app.config.VoilaConfiguration.show_tracebacks is False
+    assert got["kwargs"]["tornado_settings"] == {"ws_ping_timeout": 30_000}
+    # Opens a browser only when the machine has one; otherwise passes --no-browser and says
+    # where to open the apps.
+    has_browser = _machine_has_browser()
+    assert app.open_browser is has_browser
+    where = "opening it in your browser" if has_browser else "open that address in a browser"
+    assert got["out"] == (
+        f"kpiwidgets: serving the apps in {folder} at http://127.0.0.1:8866/ "
+        f"({where}; Ctrl+C stops the server)\n"
+    )
+
+
+def test_port_ip_no_browser_and_tracebacks(serve):
+    got = serve("--port", "9123", "--ip", "0.0.0.0", "--no-browser", "--tracebacks")
+    app = got["app"]
+    assert app.port == 9123
+    assert app.ip == "0.0.0.0"
+    assert app.open_browser is False
+    assert "--no-browser" in got["argv"]
+    assert app.config.VoilaConfiguration.show_tracebacks is True
+    assert got["out"] == (
+        f"kpiwidgets: serving the apps in {got['folder']} at http://0.0.0.0:9123/ "
+        "(open that address in a browser; Ctrl+C stops the server)\n"
+    )
+
+
+def test_kernel_transport_is_ipc_on_posix(serve):
+    got = serve("--no-browser")
+    transport = got["app"].config.KernelManager.get("transport")
+    if os.name == "posix":
+        assert str(transport) == "ipc"
+    else:  # Windows has no IPC transport: Voila's default (TCP) stays
+        assert transport is None
+
+
+def test_serve_signs_the_app_notebooks_in_the_jupyter_data_dir(serve, tmp_path):
+    got = serve("--no-browser")
+    notary = NotebookNotary(data_dir=str(tmp_path / "jupyter"))
+    for name in sorted(APPS):
+        notebook = nbformat.read(got["folder"] / name, as_version=4)
+        assert notary.check_signature(notebook), name
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["serve", "--port", "eighty"], ["serve", "--colour"], ["launch"]],
+)
+def test_bad_arguments_exit_with_usage(args, serve, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert "usage: kpiwidgets" in capsys.readouterr().err
