@@ -11,6 +11,7 @@ from kpiwidgets.datasets import PRESETS, TABLES, Dataset, load_demo, read_datase
 from kpiwidgets.metrics import (
     DroppedRowsWarning,
     FunnelSession,
+    RetentionSession,
     TimeToConvert,
     average_retention,
     cohort_retention,
@@ -39,6 +40,7 @@ __all__ = [
     "FunnelExplorer",
     "FunnelSession",
     "RetentionGrid",
+    "RetentionSession",
     "TimeToConvert",
     "average_retention",
     "charts",

@@ -15,12 +15,14 @@ from kpiwidgets.metrics.funnel import (
 from kpiwidgets.metrics.funnel_session import FunnelSession
 from kpiwidgets.metrics.retention import cohort_retention
 from kpiwidgets.metrics.retention_average import average_retention, retention_triangle
+from kpiwidgets.metrics.retention_session import RetentionSession
 from kpiwidgets.metrics.revenue import logo_churn, mrr_movements, revenue_retention
 from kpiwidgets.metrics.time_to_convert import TimeToConvert
 
 __all__ = [
     "DroppedRowsWarning",
     "FunnelSession",
+    "RetentionSession",
     "TimeToConvert",
     "average_retention",
     "cohort_retention",
