@@ -23,6 +23,7 @@ from kpiwidgets.metrics._frames import (
     ratio,
     time_range,
 )
+from kpiwidgets.metrics._names import internal
 from kpiwidgets.metrics._periods import check_period, period_index, period_index_of, period_start
 from kpiwidgets.metrics._zones import convert_zone, wall_time
 from kpiwidgets.metrics.choices import (
@@ -33,6 +34,11 @@ from kpiwidgets.metrics.choices import (
 )
 
 __all__ = ["OUTPUT", "cohort_retention"]
+
+# Plan-internal columns (kpiwidgets.metrics._names): never a user's column name.
+_C, _E, _FIRST, _LAST, _N, _P, _S, _T, _V, _V0 = (
+    internal(n) for n in ("c", "e", "first", "last", "n", "p", "s", "t", "v", "v0")
+)
 
 
 OUTPUT = (
@@ -156,14 +162,14 @@ def cohort_retention(
         nw.col(entity),
         ts.alias(timestamp),
         *(nw.col(k) for k in keys),
-        *([nw.col(value).cast(nw.Float64).alias("_v")] if value else []),
+        *([nw.col(value).cast(nw.Float64).alias(_V)] if value else []),
     )
     prep = drop_null_rows(prep, [entity, timestamp], name="activity")
-    prep.lf = prep.lf.rename({entity: "_e", timestamp: "_t"})
+    prep.lf = prep.lf.rename({entity: _E, timestamp: _T})
 
-    first, last = time_range(prep.lf, "_t")
+    first, last = time_range(prep.lf, _T)
     cut = wall_time(as_of, prep) if as_of is not None else last
-    rows = prep.lf if as_of is None else prep.lf.filter(nw.col("_t") <= cut)
+    rows = prep.lf if as_of is None else prep.lf.filter(nw.col(_T) <= cut)
     if cut is None or first is None or first > cut:
         cut = first = _dt.datetime(2000, 1, 1)  # no rows: any calendar gives an empty grid
     cut_index = period_index_of(cut, period)
@@ -173,12 +179,12 @@ def cohort_retention(
         # The snapshot is the period's last month in the data (its last day for D and W
         # periods), not one exact timestamp: accounts' snapshots may be dated on other days.
         grain = "D" if period in ("D", "W") else "M"
-        snapshot = period_index(nw.col("_t"), grain).alias("_s")
-        at_end = nw.col("_s") == nw.col("_s").max().over("_p")
+        snapshot = period_index(nw.col(_T), grain).alias(_S)
+        at_end = nw.col(_S) == nw.col(_S).max().over(_P)
         rows = (
-            rows.with_columns(period_index(nw.col("_t"), period).alias("_p"), snapshot)
-            .with_columns(nw.when(at_end).then(nw.col("_v")).otherwise(0.0).alias("_v"))
-            .drop("_p", "_s")
+            rows.with_columns(period_index(nw.col(_T), period).alias(_P), snapshot)
+            .with_columns(nw.when(at_end).then(nw.col(_V)).otherwise(0.0).alias(_V))
+            .drop(_P, _S)
         )
     if mode == "on":
         cells = _cells_on(rows, keys, period, with_value=value is not None)
@@ -197,13 +203,13 @@ def _with_first(rows: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
     Window expressions partitioned by entity rather than a group-by joined back: one
     partitioning pass serves all of them, and engines run it faster than the join.
     """
-    first = nw.col("_t").min().over("_e").alias("_first")
+    first = nw.col(_T).min().over(_E).alias(_FIRST)
     rows = rows.with_columns(first)
     if keys:
-        at_first = nw.col("_t") == nw.col("_first")
+        at_first = nw.col(_T) == nw.col(_FIRST)
         # Ties at the first timestamp: the smallest value, so the answer is deterministic.
         rows = rows.with_columns(
-            nw.when(at_first).then(nw.col(k)).min().over("_e").alias(k) for k in keys
+            nw.when(at_first).then(nw.col(k)).min().over(_E).alias(k) for k in keys
         )
     return rows
 
@@ -211,21 +217,21 @@ def _with_first(rows: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
 def _cells_on(
     rows: nw.LazyFrame, keys: list[str], period: str, *, with_value: bool
 ) -> nw.LazyFrame:
-    cohort = period_index(nw.col("_first"), period)
+    cohort = period_index(nw.col(_FIRST), period)
     return (
         _with_first(rows, keys)
         .select(
             *keys,
-            "_e",
-            "_first",
+            _E,
+            _FIRST,
             *_value_col(with_value),
-            cohort.alias("_c"),
-            (period_index(nw.col("_t"), period) - cohort).alias("period_number"),
+            cohort.alias(_C),
+            (period_index(nw.col(_T), period) - cohort).alias("period_number"),
         )
-        .group_by(*keys, "_c", "period_number")
+        .group_by(*keys, _C, "period_number")
         .agg(
-            nw.col("_e").n_unique().alias("_n"),
-            nw.col("_first").min(),
+            nw.col(_E).n_unique().alias(_N),
+            nw.col(_FIRST).min(),
             *_value_col(with_value, agg=True),
         )
     )
@@ -236,18 +242,18 @@ def _cells_on_or_after(rows: nw.LazyFrame, keys: list[str], period: str) -> nw.L
     # period number, summed from the far end (in _triangle), is the whole answer.
     if keys:
         rows = _with_first(rows, keys)
-    cohort = period_index(nw.col("_first"), period)
+    cohort = period_index(nw.col(_FIRST), period)
     return (
-        rows.group_by("_e", *keys)
-        .agg(nw.col("_t").min().alias("_first"), nw.col("_t").max().alias("_last"))
+        rows.group_by(_E, *keys)
+        .agg(nw.col(_T).min().alias(_FIRST), nw.col(_T).max().alias(_LAST))
         .select(
             *keys,
-            "_first",
-            cohort.alias("_c"),
-            (period_index(nw.col("_last"), period) - cohort).alias("period_number"),
+            _FIRST,
+            cohort.alias(_C),
+            (period_index(nw.col(_LAST), period) - cohort).alias("period_number"),
         )
-        .group_by(*keys, "_c", "period_number")
-        .agg(nw.len().alias("_n"), nw.col("_first").min())
+        .group_by(*keys, _C, "period_number")
+        .agg(nw.len().alias(_N), nw.col(_FIRST).min())
     )
 
 
@@ -262,16 +268,16 @@ def _triangle(
     with_value: bool,
 ) -> nw.LazyFrame:
     """Zero-fill every (cohort, k) up to the period of ``as_of`` and derive the ratios."""
-    group = [*keys, "cohort", "_c", "period_number"]
+    group = [*keys, "cohort", _C, "period_number"]
     tidy = [
         *group,
-        nw.col("_n").cast(nw.Int64),
-        *([nw.col("_v").cast(nw.Float64)] if with_value else []),
+        nw.col(_N).cast(nw.Int64),
+        *([nw.col(_V).cast(nw.Float64)] if with_value else []),
     ]
     # Every entity of a cohort starts inside the cohort period, so any of their first
     # timestamps gives its start; the big group-by keeps to integer keys.
     cells = cells.with_columns(
-        period_start(nw.col("_first"), period).alias("cohort"),
+        period_start(nw.col(_FIRST), period).alias("cohort"),
         nw.col("period_number").cast(nw.Int64),
     ).select(*tidy)
     # A literal range 0..max_k built from the cells themselves, so it lives in their backend.
@@ -282,13 +288,13 @@ def _triangle(
         .select("period_number")
     )
     zeros = (
-        cells.select(*keys, "cohort", "_c")
+        cells.select(*keys, "cohort", _C)
         .unique()
         .join(ks, how="cross")
-        .filter(nw.col("_c") + nw.col("period_number") <= cut_index)
+        .filter(nw.col(_C) + nw.col("period_number") <= cut_index)
         .with_columns(
-            nw.lit(0, dtype=nw.Int64).alias("_n"),
-            *([nw.lit(0.0, dtype=nw.Float64).alias("_v")] if with_value else []),
+            nw.lit(0, dtype=nw.Int64).alias(_N),
+            *([nw.lit(0.0, dtype=nw.Float64).alias(_V)] if with_value else []),
         )
         .select(*tidy)
     )
@@ -296,11 +302,11 @@ def _triangle(
     grid = (
         nw.concat([cells, zeros], how="vertical")
         .group_by(*group)
-        .agg(nw.col("_n").sum(), *_value_col(with_value, agg=True))
+        .agg(nw.col(_N).sum(), *_value_col(with_value, agg=True))
     )
     cohort = [*keys, "cohort"]
     at_zero = nw.col("period_number") == 0
-    retained = nw.col("_n")
+    retained = nw.col(_N)
     if mode == "on_or_after":
         retained = retained.cum_sum(reverse=True).over(*cohort, order_by="period_number")
     # Everyone in a cohort is retained at k = 0 in both modes: that cell is the cohort size.
@@ -312,7 +318,7 @@ def _triangle(
         .over(*cohort)
         .alias("cohort_size"),
         *(
-            [nw.when(at_zero).then(nw.col("_v")).otherwise(0.0).sum().over(*cohort).alias("_v0")]
+            [nw.when(at_zero).then(nw.col(_V)).otherwise(0.0).sum().over(*cohort).alias(_V0)]
             if with_value
             else []
         ),
@@ -327,14 +333,14 @@ def _triangle(
     ]
     if with_value:
         out += [
-            nw.col("_v").alias("value"),
-            ratio(nw.col("_v"), nw.col("_v0")).alias("value_retention"),
+            nw.col(_V).alias("value"),
+            ratio(nw.col(_V), nw.col(_V0)).alias("value_retention"),
         ]
-    out.append((nw.col("_c") + nw.col("period_number") < cut_index).alias("is_complete"))
+    out.append((nw.col(_C) + nw.col("period_number") < cut_index).alias("is_complete"))
     return grid.select(*out).sort(*cohort, "period_number", nulls_last=True)
 
 
 def _value_col(with_value: bool, *, agg: bool = False) -> list[nw.Expr]:
     if not with_value:
         return []
-    return [nw.col("_v").sum()] if agg else [nw.col("_v")]
+    return [nw.col(_V).sum()] if agg else [nw.col(_V)]

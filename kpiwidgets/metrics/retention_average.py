@@ -9,10 +9,14 @@ from typing import Any
 import narwhals.stable.v2 as nw
 
 from kpiwidgets.metrics._frames import prepare, ratio
+from kpiwidgets.metrics._names import internal
 from kpiwidgets.metrics.choices import AverageMethod, check_choice
 from kpiwidgets.metrics.retention import OUTPUT
 
 __all__ = ["average_retention", "retention_triangle"]
+
+# Plan-internal columns (kpiwidgets.metrics._names): never a user's column name.
+_V0 = internal("v0")
 
 
 def average_retention(result: Any, method: AverageMethod = "pooled") -> Any:
@@ -65,11 +69,11 @@ def average_retention(result: Any, method: AverageMethod = "pooled") -> Any:
     if with_value:
         at_zero = nw.col("period_number") == 0
         v0 = nw.when(at_zero).then(nw.col("value")).otherwise(0.0).sum().over(*keys, "cohort")
-        lf = lf.with_columns(v0.alias("_v0"))
+        lf = lf.with_columns(v0.alias(_V0))
     lf = lf.filter(nw.col("is_complete"))
     if method == "pooled":
         rate = ratio(nw.col("retained").sum().cast(nw.Float64), nw.col("cohort_size").sum())
-        value_rate = ratio(nw.col("value").sum(), nw.col("_v0").sum())
+        value_rate = ratio(nw.col("value").sum(), nw.col(_V0).sum())
     else:
         rate = nw.col("retention").mean()
         value_rate = nw.col("value_retention").mean()
