@@ -492,3 +492,24 @@ def test_value_agg_period_end_takes_each_accounts_snapshot_in_the_last_month():
         activity, period="Q", value="mrr", value_agg="period_end", as_of="2024-03-31"
     )
     assert got["value"].tolist() == [150.0]
+
+
+def test_user_columns_named_like_internal_ones_do_not_clash():
+    # Entity and time columns called "_t" and "_e" (the names the plan once used inside):
+    # A is active in Jan and Feb, B in Feb only -> Jan cohort keeps 1 of 1, Feb cohort 1 of 1.
+    frame = pd.DataFrame(
+        {
+            "_t": ["A", "A", "B"],
+            "_e": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-02-01"]),
+            "_v": [10.0, 20.0, 5.0],
+        }
+    )
+    out = cohort_retention(frame, entity="_t", timestamp="_e", value="_v")
+    got = [
+        (str(r.cohort.date()), r.period_number, r.cohort_size, r.value) for r in out.itertuples()
+    ]
+    assert got == [
+        ("2024-01-01", 0, 1, 10.0),
+        ("2024-01-01", 1, 1, 20.0),
+        ("2024-02-01", 0, 1, 5.0),
+    ]
