@@ -30,13 +30,25 @@ import traitlets
 
 from kpiwidgets.widgets._parts import STYLES, rows_left_out
 
-__all__ = ["COMPUTE", "KPIWidget"]
+__all__ = ["COMPUTE", "Frame", "KPIWidget"]
 
 log = logging.getLogger("kpiwidgets")
 
 COMPUTE = "compute"
 """The part name that makes a refresh call :meth:`KPIWidget.compute` before drawing."""
 _TAGS = re.compile(r"<[^>]+>")
+
+
+class Frame(traitlets.Any):
+    """A trait holding a dataframe: a change is a new object, never ``old == new`` (which a
+    frame answers elementwise, and polars with a warning)."""
+
+    def set(self, obj: traitlets.HasTraits, value: Any) -> None:
+        new = self._validate(obj, value)
+        old = obj._trait_values.get(self.name, self.default_value)
+        obj._trait_values[self.name] = new
+        if old is not new:
+            obj._notify_trait(self.name, old, new)
 
 
 class KPIWidget(widgets.VBox):
@@ -71,7 +83,7 @@ class KPIWidget(widgets.VBox):
 
     REFRESH: ClassVar[dict[str, tuple[str, ...]]] = {}
 
-    result = traitlets.Any(None, help="The frame the widget currently draws.")
+    result = Frame(None, help="The frame the widget currently draws.")
     status = traitlets.Unicode("", help="The status line, as plain text.")
     error = traitlets.Unicode("", help="The message shown for the last failed update, or ''.")
     busy = traitlets.Bool(False, help="True while a recomputation runs.")
@@ -88,6 +100,7 @@ class KPIWidget(widgets.VBox):
             )
         self._holding = 0
         self._started = False
+        self.changed: set[str] = set(settings)
         self.controls: dict[str, widgets.Widget] = {}
         self.parts: dict[str, widgets.Widget] = {}
         # Table styles for every kpiwidgets widget on the page (a <style> in an HTML widget
@@ -103,8 +116,7 @@ class KPIWidget(widgets.VBox):
         with self.hold():
             for name, value in settings.items():
                 setattr(self, name, value)  # a value outside its choices raises TraitError
-            for name in settings:
-                self.adjust(name)
+            self.adjust(set(settings))
         controls, body = self.layout()
         self.children = [
             self._styles,
@@ -132,9 +144,12 @@ class KPIWidget(widgets.VBox):
         """The status line as HTML (user text escaped)."""
         return ""
 
-    def adjust(self, changed: str) -> None:
-        """Called when setting ``changed`` was set, before the refresh: make dependent
-        settings agree (inside :meth:`hold`, so those changes trigger nothing)."""
+    def adjust(self, changed: set[str]) -> None:
+        """Called when the settings ``changed`` were set (one by an attribute or a control,
+        several by the constructor or :meth:`apply_settings`), before the refresh: make
+        dependent settings agree (inside :meth:`hold`, so those changes trigger nothing).
+        ``self.changed`` holds the same names while the refresh runs, so hooks can tell a
+        setting the user just set from one carried over."""
 
     # -- the lifecycle ----------------------------------------------------------------------
     @classmethod
@@ -165,8 +180,9 @@ class KPIWidget(widgets.VBox):
         if self._holding or not self._started:
             return
         name = change["name"]
+        self.changed = {name}
         with self.hold():
-            self.adjust(name)
+            self.adjust({name})
         self.refresh(self.REFRESH[name])
 
     def refresh(self, parts: Iterable[str]) -> bool:
@@ -191,6 +207,7 @@ class KPIWidget(widgets.VBox):
         for the caller to show. Values wrong for the data show in the widget as usual.
         """
         ignored: list[str] = []
+        applied: set[str] = set()
         names = set(self.setting_names())
         with self.hold():
             for name, value in values.items():
@@ -201,6 +218,10 @@ class KPIWidget(widgets.VBox):
                     setattr(self, name, value)
                 except (traitlets.TraitError, TypeError, ValueError) as exc:
                     ignored.append(f"{name}={value!r}: {exc}")
+                else:
+                    applied.add(name)
+            self.adjust(applied)
+        self.changed = applied
         self.refresh((COMPUTE, *self.all_parts()))
         return ignored
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from typing import Any, ClassVar
 
@@ -111,9 +112,11 @@ class FunnelExplorer(KPIWidget):
     steps = traitlets.List(traitlets.Unicode(), help="Event names in funnel order.").tag(
         setting=True
     )
-    window = traitlets.Unicode("30D", help="Conversion window from the entry, e.g. '14D'.").tag(
-        setting=True
-    )
+    window = traitlets.Union(
+        [traitlets.Unicode(), traitlets.Instance(dt.timedelta)],
+        default_value="30D",
+        help="Conversion window from the entry, e.g. '14D' (a timedelta is shown as text).",
+    ).tag(setting=True)
     order = traitlets.Enum(choices(Order), "ordered").tag(setting=True)
     attempts = traitlets.Enum(choices(Attempts), "first").tag(setting=True)
     by = traitlets.Unicode(None, allow_none=True, help="Breakdown column, or None.").tag(
@@ -259,7 +262,10 @@ class FunnelExplorer(KPIWidget):
 
     def compute(self) -> None:
         self.result = self._session.funnel(list(self.steps), **self._settings())
-        if self.selected_step is not None and self.selected_step > len(self.steps):
+        # Gone with fewer steps: the selection ends. Set now to a step that does not exist:
+        # the drill-down says so (the policy for values wrong for the data).
+        gone = self.selected_step is not None and self.selected_step > len(self.steps)
+        if gone and "selected_step" not in self.changed:
             self.selected_step = None
         self._views.stale = set(self._views.panels)
 

@@ -28,7 +28,7 @@ from kpiwidgets.metrics.choices import (
     choices,
 )
 from kpiwidgets.metrics.retention_session import RetentionSession, columns_of
-from kpiwidgets.widgets._base import COMPUTE, KPIWidget
+from kpiwidgets.widgets._base import COMPUTE, Frame, KPIWidget
 from kpiwidgets.widgets._parts import ChartSlot, left_out_text, placeholder_chart
 from kpiwidgets.widgets._retention_controls import build_controls, sync_controls
 
@@ -163,7 +163,7 @@ class RetentionGrid(KPIWidget):
     average_method = _setting(traitlets.Enum(choices(AverageMethod), "pooled"))
     curves = _setting(traitlets.Enum(choices(Curves), "cohort"))
     selected_cohort = _setting(traitlets.Any(None, allow_none=True, help="Highlighted cohort."))
-    average_result = traitlets.Any(None, help="The average row drawn (average_retention).")
+    average_result = Frame(None, help="The average row drawn (average_retention).")
     note = traitlets.Unicode("", help="Why a setting was adjusted automatically, or ''.")
 
     def __init__(
@@ -200,6 +200,7 @@ class RetentionGrid(KPIWidget):
         )
         self._entities = entity_label or _plural(entity)
         self._shown_cohorts: list[pd.Timestamp] = []
+        self._good_selection: pd.Timestamp | None = None
         self._summary = ""
         self._grid = ChartSlot(placeholder_chart(), css_class="kpi-retention-grid")
         self._curves = ChartSlot(placeholder_chart(), css_class="kpi-retention-curves")
@@ -210,12 +211,13 @@ class RetentionGrid(KPIWidget):
         self._status_line.add_class("kpi-retention-status")
 
     # -- the lifecycle hooks ----------------------------------------------------------------
-    def adjust(self, changed: str) -> None:
-        """Make measure and mode agree (value retention is defined for mode 'on' only)."""
+    def adjust(self, changed: set[str]) -> None:
+        """Make measure and mode agree (value retention is defined for mode 'on' only): the
+        setting just chosen wins (measure, when both were given), and ``note`` says so."""
         self.note = ""
         if self.measure != "revenue" or self.mode == "on":
             return
-        if changed == "mode":
+        if "mode" in changed and "measure" not in changed:
             self.measure = "customers"
             self.note = "Mode 'on or after' counts customers only: measure switched to customers."
         else:
@@ -244,17 +246,22 @@ class RetentionGrid(KPIWidget):
             )
         self.average_result = self.session.average(shown, method=self.average_method)
         cohorts = list(shown.loc[shown["period_number"] == 0, "cohort"])
-        if self.selected_cohort is not None:
+        self._shown_cohorts = cohorts
+        if self.selected_cohort is not None and "selected_cohort" not in self.changed:
             selected = self.session.floor(self.selected_cohort, self.period)
-            # Gone with the new period or range: nothing is selected any more.
+            # Gone with the new period or range: nothing is selected any more. (One set just
+            # now and wrong for the data is said by the highlight step instead.)
             self.selected_cohort = selected if selected in cohorts else None
+            self._good_selection = self.selected_cohort
         self._shown_cohorts = cohorts
         self.result = shown
         self._summary = self._describe(shown)
 
     def draw(self, parts: set[str]) -> None:
         shown, average = self.result, self.average_result
-        key = "" if self.selected_cohort is None else cohort_key(self.selected_cohort)
+        selected = self.selected_cohort
+        shown_selection = selected is not None and selected in self._shown_cohorts
+        key = cohort_key(selected) if shown_selection else ""
         common = {"measure": self.measure, "period": self.period, "selected": key}
         if "grid" in parts:
             n_columns = int(shown["period_number"].max()) + 1 if len(shown) else 1
@@ -271,9 +278,9 @@ class RetentionGrid(KPIWidget):
             else:
                 chart = retention_curves(shown, average, width=_CURVES_WIDTH, **common)
             self._curves.update(chart)
-        if "highlight" in parts:
-            self._highlight()
         self._sync_controls()
+        if "highlight" in parts:
+            self._highlight()  # last: a selection wrong for the data is said after drawing
 
     def _describe(self, shown: pd.DataFrame) -> str:
         at_zero = shown[shown["period_number"] == 0]
@@ -325,14 +332,16 @@ class RetentionGrid(KPIWidget):
         try:
             return self.session.floor(value, self.period)
         except (ValueError, TypeError):
-            # Wrong for the data, not for the type: shown in the widget, selection unchanged.
-            self._show_error(
-                ValueError(f"selected_cohort: expected a date such as '2024-03', found {value!r}")
-            )
-            return self.selected_cohort
+            # Wrong for the data, not for the type: kept as given, and the refresh says so.
+            return value
 
-    def _highlight(self) -> None:
+    def _check_selection(self) -> None:
         selected = self.selected_cohort
+        if selected is not None and not isinstance(selected, pd.Timestamp):
+            self.selected_cohort = self._good_selection  # the last good one stays
+            raise ValueError(
+                f"selected_cohort: expected a date such as '2024-03', found {selected!r}"
+            )
         if selected is not None and selected not in self._shown_cohorts:
             shown = ", ".join(cohort_label(c, self.period) for c in self._shown_cohorts[:1])
             self.selected_cohort = None
@@ -341,6 +350,10 @@ class RetentionGrid(KPIWidget):
                 f"cohort {cohort_label(selected, self.period)} is not in the grid "
                 f"(cohorts shown start at {shown or 'none'})"
             )
+
+    def _highlight(self) -> None:
+        self._check_selection()
+        selected = self._good_selection = self.selected_cohort
         # A param change, not a new chart: the page updates in place, nothing is recomputed.
         self._set_highlight("" if selected is None else cohort_key(selected))
 
