@@ -127,7 +127,7 @@ class KPIWidget(widgets.VBox):
         ]
         self.observe(self._on_setting, names=list(self.REFRESH))
         self._started = True
-        self.refresh((COMPUTE, *self.all_parts()))
+        self.refresh((COMPUTE, *self.all_parts()), changed=set(settings))
 
     # -- what a subclass provides ---------------------------------------------------------
     def layout(self) -> tuple[list[widgets.Widget], list[widgets.Widget]]:
@@ -180,14 +180,17 @@ class KPIWidget(widgets.VBox):
         if self._holding or not self._started:
             return
         name = change["name"]
-        self.changed = {name}
         with self.hold():
             self.adjust({name})
-        self.refresh(self.REFRESH[name])
+        self.refresh(self.REFRESH[name], changed={name})
 
-    def refresh(self, parts: Iterable[str]) -> bool:
-        """Recompute (if ``"compute"`` is among ``parts``) and redraw; errors shown in place."""
+    def refresh(self, parts: Iterable[str], *, changed: Iterable[str] = ()) -> bool:
+        """Recompute (if ``"compute"`` is among ``parts``) and redraw; errors shown in place.
+
+        ``changed`` names the settings the user just set (``self.changed`` while it runs).
+        """
         wanted = set(parts)
+        self.changed = set(changed)
 
         def work() -> str:
             with self.hold():
@@ -197,6 +200,7 @@ class KPIWidget(widgets.VBox):
             return self.status_text()
 
         done = self._update(work)
+        self.changed = set()
         self.settings = {name: getattr(self, name) for name in self.setting_names()}
         return done
 
@@ -221,8 +225,7 @@ class KPIWidget(widgets.VBox):
                 else:
                     applied.add(name)
             self.adjust(applied)
-        self.changed = applied
-        self.refresh((COMPUTE, *self.all_parts()))
+        self.refresh((COMPUTE, *self.all_parts()), changed=applied)
         return ignored
 
     def link(

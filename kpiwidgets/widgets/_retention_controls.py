@@ -77,7 +77,7 @@ def _from_range(grid: Any, change: dict[str, Any]) -> None:
         grid.cohort_start = None if low == options[0] else low
         grid.cohort_end = None if high == options[-1] else high
     grid.note = ""
-    grid.refresh(grid.REFRESH["cohort_start"])
+    grid.refresh(grid.REFRESH["cohort_start"], changed={"cohort_start", "cohort_end"})
 
 
 def sync_controls(grid: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import traitlets
 from pandas.testing import assert_frame_equal
 
 import kpiwidgets as kw
@@ -16,7 +17,7 @@ from tests.helpers import click_point
 def demo():
     ds = kw.load_demo(n_leads=4_000)
     won = ds.opportunities[ds.opportunities["status"] == "won"]
-    return ds.revenue, won[["account_id", "channel"]]
+    return ds.revenue, won[["account_id", "channel"]].drop_duplicates("account_id")
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_defaults_fit_the_revenue_table_and_result_is_the_core_frame(demo):
     assert_frame_equal(grid.result, kw.cohort_retention(revenue))
     at_start = grid.result[grid.result["period_number"] == 0]
     assert at_start["cohort_size"].sum() == revenue["account_id"].nunique()
-    status = grid._status.value
+    status = grid.status
     assert "Monthly cohorts" in status and f"{revenue['account_id'].nunique():,} accounts" in status
 
 
@@ -102,14 +103,12 @@ def test_breakdown_filter_equals_the_core_on_the_filtered_activity(grid, demo):
     # Same as_of as the whole company (the last month in the data), not referral's last month.
     expected = kw.cohort_retention(only, value="mrr", as_of=revenue["month"].max())
     assert_frame_equal(grid.result, expected)
-    assert "channel: referral" in grid._status.value
-    assert f"{referral_accounts.isin(revenue['account_id']).sum():,} accounts" in (
-        grid._status.value
-    )
+    assert "channel: referral" in grid.status
+    assert f"{referral_accounts.isin(revenue['account_id']).sum():,} accounts" in grid.status
 
 
 def test_breakdown_and_show_changes_do_not_rescan(grid, monkeypatch):
-    import kpiwidgets.widgets.retention as module
+    import kpiwidgets.metrics.retention_session as module
 
     def no_scan(*args, **kwargs):
         raise AssertionError("the activity was scanned again")
@@ -152,38 +151,46 @@ def test_revenue_needs_mode_on_and_the_widget_says_so(grid):
     grid.measure = "revenue"
     assert grid.mode == "on" and grid.measure == "revenue"
     assert "mode switched to 'on'" in grid.note
-    assert grid._control["mode"].disabled
+    assert grid.controls["mode"].disabled
     grid.mode = "on_or_after"
     assert grid.measure == "customers" and "measure switched to customers" in grid.note
-    assert not grid._control["mode"].disabled
+    assert not grid.controls["mode"].disabled
     assert grid.error == ""
     assert "value_retention" not in grid.result
+
+
+def test_settings_from_a_url_reconcile_measure_and_mode_as_the_attributes_do(demo):
+    revenue, _ = demo
+    grid = RetentionGrid(revenue, measure="revenue")
+    assert grid.apply_settings({"mode": "on_or_after"}) == []
+    assert grid.error == ""
+    assert (grid.mode, grid.measure) == ("on_or_after", "customers")  # as grid.mode = ... does
+    assert "measure switched to customers" in grid.note
+    assert_frame_equal(grid.result, kw.cohort_retention(revenue, mode="on_or_after"))
+    # Both at once, as from a URL: measure wins, as in the constructor.
+    assert grid.apply_settings({"mode": "on_or_after", "measure": "revenue"}) == []
+    assert (grid.mode, grid.measure) == ("on", "revenue") and grid.error == ""
+    assert "mode switched to 'on'" in grid.note
+
+
+def test_conflicting_measure_and_mode_at_construction_are_said(demo):
+    revenue, _ = demo
+    grid = RetentionGrid(revenue, mode="on_or_after", measure="revenue")
+    assert grid.error == ""
+    # Both given: measure wins (RetentionGrid.adjust), and the status line says so.
+    assert (grid.mode, grid.measure) == ("on", "revenue") and "value_retention" in grid.result
+    assert "mode switched to 'on'" in grid.note and "mode switched to 'on'" in grid.status
+    assert_frame_equal(grid.result, kw.cohort_retention(revenue, value="mrr"))
 
 
 def test_revenue_without_a_value_column_is_an_error_in_the_widget(demo):
     revenue, _ = demo
     grid = RetentionGrid(revenue, value=None)
-    assert [v for _, v in grid._control["measure"].options] == ["customers"]
+    assert [v for _, v in grid.controls["measure"].options] == ["customers"]
     grid.measure = "revenue"
     assert "needs a value column" in grid.error
     grid.measure = "customers"
     assert grid.error == ""
-
-
-def test_show_count_changes_the_printed_field(grid):
-    def printed(chart):
-        text = chart.to_dict()["layer"][1]["encoding"]["text"]
-        return text["field"], text["format"]
-
-    heatmap = grid._grid.widget
-    assert printed(heatmap.chart) == ("printed", ".0%")
-    data = pd.DataFrame(heatmap.chart.data)
-    assert data["printed"].tolist()[:3] == grid.result["retention"].tolist()[:3]
-    grid.show = "count"
-    assert printed(heatmap.chart) == ("printed", ",")
-    data = pd.DataFrame(heatmap.chart.data)
-    cohorts = data[data["cohort"] != "average"]
-    assert cohorts["printed"].tolist() == grid.result["retained"].tolist()
 
 
 def test_cohort_range_keeps_the_cohorts_inside(grid, demo):
@@ -202,34 +209,34 @@ def test_cohort_range_keeps_the_cohorts_inside(grid, demo):
 
 
 def test_click_on_a_cohort_row_selects_it(grid):
-    click_point(grid._grid.widget, "cohort_pick", cohort="2024-05-01")
+    click_point(grid.parts["grid_chart"], "cohort_pick", cohort="2024-05-01")
     assert grid.selected_cohort == pd.Timestamp("2024-05-01")
     shown = grid.result
     may = (shown["cohort"] == pd.Timestamp("2024-05-01")) & (shown["period_number"] == 0)
     size = shown.loc[may, "cohort_size"]
-    assert f"selected 2024-05 ({int(size.iloc[0]):,} accounts)" in grid._status.value
-    assert grid._curves.widget.params.highlight == "2024-05-01"
+    assert f"selected 2024-05 ({int(size.iloc[0]):,} accounts)" in grid.status
+    assert grid.parts["curves_chart"].params.highlight == "2024-05-01"
     # Still wired after a redraw swapped the chart.
     grid.period = "Q"
     assert grid.selected_cohort == pd.Timestamp("2024-04-01")  # May lies in Q2
-    click_point(grid._grid.widget, "cohort_pick", cohort="2024-07-01")
+    click_point(grid.parts["grid_chart"], "cohort_pick", cohort="2024-07-01")
     assert grid.selected_cohort == pd.Timestamp("2024-07-01")
-    click_point(grid._grid.widget, "cohort_pick", cohort="average")
+    click_point(grid.parts["grid_chart"], "cohort_pick", cohort="average")
     assert grid.selected_cohort is None
 
 
 def test_selected_cohort_from_python_highlights_the_curve(grid):
     grid.selected_cohort = "2024-08-20"
     assert grid.selected_cohort == pd.Timestamp("2024-08-01")
-    assert grid._curves.widget.params.highlight == "2024-08-01"
-    assert grid._grid.widget.params.highlight == "2024-08-01"
+    assert grid.parts["curves_chart"].params.highlight == "2024-08-01"
+    assert grid.parts["grid_chart"].params.highlight == "2024-08-01"
     # A redraw bakes the selection into the new curve chart's spec.
     grid.show = "count"
     grid.average_method = "simple"
-    spec = grid._curves.widget.chart.to_dict()
+    spec = grid.parts["curves_chart"].chart.to_dict()
     assert {"name": "highlight", "value": "2024-08-01"} in spec["params"]
     grid.selected_cohort = None
-    assert grid._curves.widget.params.highlight == ""
+    assert grid.parts["curves_chart"].params.highlight == ""
 
 
 def test_a_filter_without_the_selected_cohort_clears_the_selection():
@@ -237,7 +244,7 @@ def test_a_filter_without_the_selected_cohort_clears_the_selection():
     grid.selected_cohort = "2024-04"  # account 6, channel b
     grid.breakdown = "a"
     assert grid.selected_cohort is None and grid.error == ""
-    assert "selected" not in grid._status.value
+    assert "selected" not in grid.status
 
 
 def test_selecting_a_cohort_not_in_the_grid_is_an_error_in_the_widget(grid):
@@ -247,38 +254,56 @@ def test_selecting_a_cohort_not_in_the_grid_is_an_error_in_the_widget(grid):
     assert grid.error == "" and grid.selected_cohort == pd.Timestamp("2024-05-01")
 
 
-def test_bad_setting_shows_an_error_and_the_widget_recovers(grid, demo):
+def test_a_period_outside_the_choices_raises_and_the_grid_keeps_working(grid, demo):
     revenue, _ = demo
-    before = grid.result
-    grid.period = "fortnight"
-    assert "period must be one of" in grid.error and "'fortnight'" in grid.error
-    assert grid._error_box.layout.display == ""
-    assert grid.result is before  # the last good drawing stays
+    before, settings = grid.result, dict(grid.settings)
+    with pytest.raises(traitlets.TraitError, match="'fortnight'"):
+        grid.period = "fortnight"
+    with pytest.raises(traitlets.TraitError, match="'fortnight'"):
+        RetentionGrid(revenue, period="fortnight")
+    assert grid.error == "" and grid.parts["error"].layout.display == "none"
+    assert grid.result is before and grid.settings == settings  # nothing changed
+    assert grid.controls["period"].value == "M"
     grid.period = "Q"
-    assert grid.error == "" and grid._error_box.layout.display == "none"
+    assert grid.error == "" and grid.parts["error"].layout.display == "none"
     assert_frame_equal(grid.result, kw.cohort_retention(revenue, period="Q"))
-    assert grid._control["period"].value == "Q"
+    assert grid.controls["period"].value == "Q"
 
 
-def test_controls_drive_the_traits(grid):
-    grid._control["period"].value = "Q"
-    assert grid.period == "Q"
-    grid._control["measure"].value = "revenue"
-    assert grid.measure == "revenue" and "value_retention" in grid.result
-    options = dict(grid._control["breakdown"].options)
-    grid._control["breakdown"].value = options["paid_search"]
-    assert grid.breakdown == "paid_search"
-    for name in ("period", "mode", "measure", "show", "breakdown", "cohorts", "curves"):
-        assert f"kpi-control-{name}" in grid._control[name]._dom_classes
-    assert "kpi-retention-grid" in grid._grid.widget._dom_classes
-    assert "kpi-retention-curves" in grid._curves.widget._dom_classes
-    assert "kpi-retention-status" in grid._status._dom_classes
+@pytest.mark.parametrize(
+    ("arrives", "value", "message"),
+    [
+        ("constructor", "garbage", "selected_cohort: expected a date"),
+        ("apply_settings", "2031-01", "not in the grid"),
+    ],
+)
+def test_a_selected_cohort_wrong_for_the_data_is_shown_however_it_arrives(
+    demo, arrives, value, message
+):
+    revenue, _ = demo
+    if arrives == "constructor":
+        grid = RetentionGrid(revenue, selected_cohort=value)
+    else:
+        grid = RetentionGrid(revenue)
+        assert grid.apply_settings({"selected_cohort": value}) == []
+    assert message in grid.error
+
+
+def test_the_cohorts_slider_drops_a_selection_it_leaves_out_as_the_attribute_does(demo):
+    revenue, _ = demo
+    grid = RetentionGrid(revenue)
+    cohorts = [value for _, value in grid.controls["cohorts"].options]
+    grid.selected_cohort = cohorts[1]
+    grid.controls["cohorts"].value = (cohorts[3], cohorts[-1])
+    assert grid.cohort_start == cohorts[3] and grid.error == ""
+    assert grid.selected_cohort is None and "selected" not in grid.status
+    assert RetentionGrid(revenue, **grid.settings).error == ""
 
 
 def test_curves_per_breakdown_value_are_pooled_averages(grid, demo):
     revenue, accounts = demo
     grid.curves = "breakdown"
-    data = pd.DataFrame(grid._curves.widget.chart.layer[0].data)
+    data = pd.DataFrame(grid.parts["curves_chart"].chart.layer[0].data)
     referral = data[data["channel"] == "referral"].set_index("period_number")["percent"]
     joined = revenue.merge(accounts, on="account_id")
     split = kw.cohort_retention(joined[joined["channel"] == "referral"], as_of=revenue.month.max())
@@ -301,9 +326,9 @@ def test_tz_aware_activity_keeps_its_zone():
     activity["month"] = activity["month"].dt.tz_localize("Europe/Berlin")
     grid = RetentionGrid(activity)
     assert str(grid.result["cohort"].dt.tz) == "Europe/Berlin"
-    click_point(grid._grid.widget, "cohort_pick", cohort="2024-02-01")
+    click_point(grid.parts["grid_chart"], "cohort_pick", cohort="2024-02-01")
     assert grid.selected_cohort == pd.Timestamp("2024-02-01", tz="Europe/Berlin")
-    assert "selected 2024-02 (2 accounts)" in grid._status.value
+    assert "selected 2024-02 (2 accounts)" in grid.status
     grid.cohort_start = "2024-02-01"
     assert grid.error == "" and grid.result["cohort"].min() == grid.selected_cohort
     assert np.isclose(grid.result["retention"].iloc[1], 1 / 2)  # accounts 4, 5: only 4 in March
@@ -358,7 +383,7 @@ def test_rows_left_out_are_said_in_the_status_for_any_engine():
     # One null account id, one null month: two rows left out; a and c remain.
     for frame in (activity, pl.from_pandas(activity)):
         grid = RetentionGrid(frame)
-        assert "2 rows left out (null account_id: 1, null month: 1)" in grid._status.value
+        assert "2 rows left out (null account_id: 1, null month: 1)" in grid.status
         assert grid.result["cohort_size"].tolist()[0] == 1  # January: a only
 
 
