@@ -253,12 +253,29 @@ def check_step_names(lf: nw.LazyFrame, spec: FunnelSpec, present: dict[str, Any]
         )
 
 
+def _check_default_connection(relation: Any) -> None:
+    """Funnels keep intermediate results on DuckDB's default connection (where pandas and
+    Arrow input is scanned), and DuckDB cannot join relations of two connections."""
+    import duckdb
+
+    try:
+        _connection().sql("select 1 as __kw_probe").cross(relation)
+    except duckdb.InvalidInputException:
+        raise ValueError(
+            "events: this DuckDB relation belongs to a connection other than DuckDB's default "
+            "one, and funnels compute on the default connection; build the relation with "
+            "duckdb.sql(...) / duckdb.from_df(...), or pass relation.arrow() or a polars frame"
+        ) from None
+
+
 def setup(events: Any, steps: Steps, **params: Any) -> tuple[Prepared, FunnelSpec, nw.LazyFrame]:
     """Validate, route to a lazy engine, drop (and count) null rows, check step names.
 
     ``params`` are :func:`make_spec`'s keywords (the public functions' funnel parameters).
     """
     prep = prepare(events, name="events", instants=True)
+    if prep.lf.implementation.is_duckdb():
+        _check_default_connection(prep.lf.to_native())
     if prep.kind == "pyarrow":
         # narwhals' pyarrow backend lacks the window functions the plan needs; Arrow tables are
         # scanned by DuckDB zero-copy and the result goes back to Arrow in ``finish``.

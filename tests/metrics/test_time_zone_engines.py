@@ -103,3 +103,15 @@ def test_duckdb_timestamptz_in_another_zone_is_a_clear_error():
     relation = connection.from_df(UTC_EVENTS)
     with pytest.raises(ValueError, match=r"DuckDB TIMESTAMPTZ .* 'Europe/Berlin'.*SET TimeZone"):
         kw.funnel(relation, ["a", "b"])
+
+
+def test_a_relation_of_another_duckdb_connection_is_a_clear_error():
+    # Funnels join intermediate results on DuckDB's default connection; DuckDB refuses to
+    # join relations of two connections, so say that instead of DuckDB's internal message.
+    naive = UTC_EVENTS.assign(timestamp=UTC_EVENTS.timestamp.dt.tz_localize(None))
+    relation = duckdb.connect().from_df(naive)
+    with pytest.raises(ValueError, match=r"other than DuckDB's default one"):
+        kw.funnel(relation, ["a", "b"])
+    # The same data on the default connection counts as by hand: 3 entered, 1 converted.
+    out = kw.funnel(duckdb.from_df(naive), ["a", "b"], window="1D").df()
+    assert out["entities"].tolist() == [3, 1]
