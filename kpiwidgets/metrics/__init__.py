@@ -5,6 +5,14 @@ This package never imports a widget or chart library.
 
 from kpiwidgets.metrics._frames import DroppedRowsWarning
 from kpiwidgets.metrics.counts import count_by_period
+from kpiwidgets.metrics.forecast import (
+    actuals_from_opportunities,
+    forecast_accuracy,
+    forecast_summary,
+)
+from kpiwidgets.metrics.forecast_projection import forecast_projection
+from kpiwidgets.metrics.forecast_scores import bias, mape, mase, smape, tracking_signal, wape
+from kpiwidgets.metrics.forecast_session import ForecastSession
 from kpiwidgets.metrics.funnel import (
     funnel,
     funnel_entities,
@@ -21,19 +29,30 @@ from kpiwidgets.metrics.time_to_convert import TimeToConvert
 
 __all__ = [
     "DroppedRowsWarning",
+    "ForecastSession",
     "FunnelSession",
     "RetentionSession",
     "TimeToConvert",
+    "actuals_from_opportunities",
     "average_retention",
+    "bias",
     "cohort_retention",
     "count_by_period",
+    "forecast_accuracy",
+    "forecast_projection",
+    "forecast_summary",
     "funnel",
     "funnel_entities",
     "funnel_trend",
     "logo_churn",
+    "mape",
+    "mase",
     "mrr_movements",
     "retention_triangle",
     "revenue_retention",
     "segment_comparison",
+    "smape",
     "time_to_convert",
+    "tracking_signal",
+    "wape",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Literal, get_args
 
 __all__ = [
+    "Aggregate",
     "Attempts",
     "AverageMethod",
     "Curves",
@@ -23,7 +24,9 @@ __all__ = [
     "Period",
     "RetentionMode",
     "Show",
+    "Submissions",
     "ValueAgg",
+    "ZeroActuals",
     "check_choice",
     "choices",
 ]
@@ -47,6 +50,16 @@ Show = Literal["percent", "count"]
 """What a grid's cells print."""
 Curves = Literal["cohort", "breakdown"]
 """One retention curve per cohort or per breakdown value."""
+
+ZeroActuals = Literal["nan", "exclude", "raise"]
+"""A forecast scored against an actual of 0: its ratio metrics are NaN (and counted), it is
+left out, or it is an error."""
+Aggregate = Literal["rollup", "pooled", "mean", "weighted"]
+"""Forecast scores across owners: of the summed calls, over all owners' calls as one set, the
+mean of the owners' scores, or their mean weighted by actual."""
+Submissions = Literal["separate", "rep", "manager", "final"]
+"""Which forecast calls are scored: rep calls and manager adjustments each on their own, only
+one of them, or the call of record (the manager's where one adjusted it, else the rep's)."""
 
 
 def choices(alias: Any) -> tuple[str, ...]:

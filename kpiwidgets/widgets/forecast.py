@@ -1,0 +1,452 @@
+"""``ForecastTracker``: how accurate the calls are, how early they become accurate, who over-
+or under-forecasts, and where the period will land."""
+
+from __future__ import annotations
+
+import html
+from typing import Any, ClassVar
+
+import ipywidgets as widgets
+import pandas as pd
+import traitlets
+
+from kpiwidgets.charts.forecast import (
+    OWNER_SELECTION,
+    accuracy_by_week_chart,
+    forecast_periods_chart,
+    forecast_trend_chart,
+    leaderboard_chart,
+    manager_chart,
+    projection_chart,
+)
+from kpiwidgets.metrics.choices import Aggregate, choices
+from kpiwidgets.metrics.forecast_session import FORMULAS, METRICS, ForecastSession
+from kpiwidgets.widgets._base import COMPUTE, Frame, KPIWidget
+from kpiwidgets.widgets._parts import ChartSlot, html_table, placeholder_chart
+
+__all__ = ["ForecastTracker", "period_label"]
+
+VIEWS = ("periods", "trend", "managers", "projection")
+_TAB_TITLES = ("Forecast vs actual", "Snapshot trend", "Rep vs manager", "Projection")
+_ALL = "__all__"
+_EVERY = ("by_week", "leaderboard", "periods", "trend", "managers", "projection")
+_PROJECTION_COLUMNS = [
+    "owner",
+    "category",
+    "call",
+    "call_week",
+    "factor",
+    "projection",
+    "low",
+    "high",
+    "history",
+    "basis",
+    "actual",
+    "reason",
+]
+
+
+def _setting(trait: traitlets.TraitType) -> traitlets.TraitType:
+    return trait.tag(setting=True)
+
+
+def period_label(period: Any) -> str:
+    """``2025-10-01`` → ``"2025 Q4"`` for a quarter start, else the ISO date."""
+    ts = pd.Timestamp(period)
+    if ts.day == 1 and ts.month in (1, 4, 7, 10) and ts == ts.normalize():
+        return f"{ts.year} Q{(ts.month - 1) // 3 + 1}"
+    return str(ts.date())
+
+
+def _timestamp(value: Any, name: str) -> pd.Timestamp | None:
+    if value is None or value == "":
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise traitlets.TraitError(
+            f"{name}: expected a date such as '2025-10-01', found {value!r}"
+        ) from exc
+    if pd.isna(ts):
+        return None
+    return ts.tz_localize(None) if ts.tzinfo is not None else ts
+
+
+class ForecastTracker(KPIWidget):
+    """Forecast accuracy tracker: accuracy by week of period, the owner leaderboard, forecast
+    vs actual vs quota, a period's snapshot trend, rep vs manager, and the projection.
+
+    Every number comes from a :class:`kw.ForecastSession` (``tracker.session``): the calls
+    are scored once, and each view is a cached filter of them, so switching the metric
+    redraws without recomputing.
+
+    Parameters
+    ----------
+    forecasts, actuals
+        As in :func:`kw.forecast_accuracy` (actuals with an ``owner`` column, e.g.
+        ``kw.actuals_from_opportunities(ds.opportunities)``).
+    quotas
+        Optional ``owner``, ``period``, ``quota``: drawn as ticks on *Forecast vs actual*.
+    zero_actuals
+        As in :func:`kw.forecast_accuracy`.
+    **settings
+        Initial values of the settings below.
+
+    Settings
+    --------
+    category : str
+        The category scored by the leaderboard, the periods and the manager views
+        (``"commit"`` by default). The headline shows every category.
+    metric : {"accuracy", "wape", "bias", "attainment"}
+        What the headline, leaderboard and manager views plot; its formula is in each chart's
+        subtitle. Changing it redraws only.
+    aggregate : {"rollup", "pooled", "mean", "weighted"}
+        How owners combine in team views (see :func:`kw.forecast_summary`). With an owner
+        selected there is one owner and every choice agrees.
+    owner : str or None
+        Filter every view but the leaderboard to one owner (a click on the leaderboard sets
+        it; the leaderboard keeps every owner, the selected one highlighted).
+    week : int or None
+        Score only the calls made in this week of period (None: every week for the
+        leaderboard, each period's final call for *Forecast vs actual*, the latest week for
+        the projection).
+    start, end : date-like or None
+        Periods in range (inclusive), by period start.
+    selected_period : date-like or None
+        The period of the snapshot trend and the projection (None: the latest in range).
+    view : {"periods", "trend", "managers", "projection"}
+        The tab shown below the headline and the leaderboard.
+
+    Frames drawn: ``result`` (the headline, :meth:`ForecastSession.by_week`),
+    ``leaderboard_result``, ``periods_result``, ``trend_result``, ``managers_result``,
+    ``projection_result`` (team) and ``projection_owners``.
+
+    Examples
+    --------
+    >>> import kpiwidgets as kw
+    >>> ds = kw.load_demo(n_leads=2_000)
+    >>> tracker = ForecastTracker(
+    ...     ds.forecasts, kw.actuals_from_opportunities(ds.opportunities), ds.quotas)
+    >>> tracker.metric, sorted(tracker.result["category"].unique())
+    ('accuracy', ['best_case', 'commit', 'pipeline'])
+    >>> tracker.owner = "Hugo Martin"
+    >>> set(tracker.periods_result["owners"])
+    {1}
+    """
+
+    REFRESH: ClassVar[dict[str, tuple[str, ...]]] = {
+        "category": (COMPUTE, *_EVERY),
+        "metric": ("by_week", "leaderboard", "managers"),
+        "aggregate": (COMPUTE, "by_week", "periods", "managers"),
+        "owner": (COMPUTE, *_EVERY),
+        "week": (COMPUTE, "leaderboard", "periods", "projection"),
+        "start": (COMPUTE, *_EVERY),
+        "end": (COMPUTE, *_EVERY),
+        "selected_period": (COMPUTE, "trend", "projection"),
+        "view": ("tabs",),
+    }
+
+    category = _setting(traitlets.Unicode("commit", help="Category scored."))
+    metric = _setting(traitlets.Enum(METRICS, "accuracy", help="Metric plotted."))
+    aggregate = _setting(traitlets.Enum(choices(Aggregate), "rollup"))
+    owner = _setting(traitlets.Any(None, allow_none=True, help="One owner, or None."))
+    week = _setting(traitlets.Any(None, allow_none=True, help="Week of period, or None."))
+    start = _setting(traitlets.Any(None, allow_none=True, help="First period shown."))
+    end = _setting(traitlets.Any(None, allow_none=True, help="Last period shown."))
+    selected_period = _setting(traitlets.Any(None, allow_none=True, help="Trend period."))
+    view = _setting(traitlets.Enum(VIEWS, "periods", help="The tab shown."))
+    leaderboard_result = Frame(None)
+    periods_result = Frame(None)
+    trend_result = Frame(None)
+    managers_result = Frame(None)
+    projection_result = Frame(None)
+    projection_owners = Frame(None)
+
+    def __init__(
+        self,
+        forecasts: Any,
+        actuals: Any,
+        quotas: Any = None,
+        *,
+        zero_actuals: str = "nan",
+        **settings: Any,
+    ) -> None:
+        self.session = ForecastSession(forecasts, actuals, quotas, zero_actuals=zero_actuals)
+        self._summary = ""
+        self._trend_period: pd.Timestamp | None = None
+        slots = {
+            "by_week": "kpi-forecast-by-week",
+            "leaderboard": "kpi-forecast-leaderboard",
+            "periods": "kpi-forecast-periods",
+            "trend": "kpi-forecast-trend",
+            "managers": "kpi-forecast-managers",
+            "projection": "kpi-forecast-projection",
+        }
+        self._slots = {k: ChartSlot(placeholder_chart(), css_class=c) for k, c in slots.items()}
+        self._slots["leaderboard"].on_select(OWNER_SELECTION, self._on_pick)
+        self._projection_table = widgets.HTML()
+        self._projection_table.add_class("kpi-forecast-projection-table")
+        self._tabs = widgets.Tab(
+            children=[
+                self._slots["periods"].widget,
+                self._slots["trend"].widget,
+                self._slots["managers"].widget,
+                widgets.VBox([self._slots["projection"].widget, self._projection_table]),
+            ]
+        )
+        for i, title in enumerate(_TAB_TITLES):
+            self._tabs.set_title(i, title)
+        self._tabs.observe(self._on_tab, "selected_index")
+        super().__init__(**settings)
+        self.parts.update({f"{k}_chart": s.widget for k, s in self._slots.items()})
+        self.parts.update(projection_table=self._projection_table, tabs=self._tabs)
+        self.add_class("kpi-forecast")
+
+    # -- settings validation -----------------------------------------------------------------
+    @traitlets.validate("week")
+    def _valid_week(self, proposal: dict[str, Any]) -> int | None:
+        value = proposal["value"]
+        if value is None or value == "":
+            return None
+        try:
+            week = int(value)
+        except (TypeError, ValueError) as exc:
+            raise traitlets.TraitError(f"week: expected a whole number, found {value!r}") from exc
+        if isinstance(value, float) and week != value:
+            raise traitlets.TraitError(f"week: expected a whole number, found {value!r}")
+        return week
+
+    @traitlets.validate("start", "end", "selected_period")
+    def _valid_period(self, proposal: dict[str, Any]) -> pd.Timestamp | None:
+        return _timestamp(proposal["value"], proposal["trait"].name)
+
+    @traitlets.validate("owner")
+    def _valid_owner(self, proposal: dict[str, Any]) -> str | None:
+        value = proposal["value"]
+        return None if value in (None, "") else str(value)
+
+    # -- the lifecycle hooks ----------------------------------------------------------------
+    def compute(self) -> None:
+        s = self.session
+        s.check(owner=self.owner, category=self.category, week=self.week)
+        periods = [p for p in s.periods if self._in_range(p)]
+        if not periods:
+            raise ValueError(
+                f"no periods between {self.start} and {self.end}; the calls run from "
+                f"{period_label(s.periods[0])} to {period_label(s.periods[-1])}"
+            )
+        focus = self.selected_period
+        if focus is not None and focus not in periods:
+            raise ValueError(
+                f"selected_period {period_label(focus)} is not among the periods shown "
+                f"({period_label(periods[0])} to {period_label(periods[-1])})"
+            )
+        self._trend_period = focus if focus is not None else periods[-1]
+        span = {"start": self.start, "end": self.end}
+        self.result = s.by_week(aggregate=self.aggregate, owner=self.owner, **span)
+        self.leaderboard_result = s.leaderboard(category=self.category, week=self.week, **span)
+        self.periods_result = s.by_period(
+            category=self.category,
+            week=self.week,
+            owner=self.owner,
+            aggregate=self.aggregate,
+            **span,
+        )
+        self.trend_result = s.trend(period=self._trend_period, owner=self.owner)
+        self.managers_result = s.managers(
+            category=self.category, owner=self.owner, aggregate=self.aggregate, **span
+        )
+        team, owners = s.projection(period=self._trend_period, week=self.week, owner=self.owner)
+        self.projection_result, self.projection_owners = team, owners
+        self._summary = self._describe(periods)
+
+    def _in_range(self, period: pd.Timestamp) -> bool:
+        return (self.start is None or period >= self.start) and (
+            self.end is None or period <= self.end
+        )
+
+    def draw(self, parts: set[str]) -> None:
+        formula = FORMULAS[self.metric]
+        slots = self._slots
+        if "by_week" in parts:
+            slots["by_week"].update(
+                accuracy_by_week_chart(self.result, metric=self.metric, formula=formula)
+            )
+        if "leaderboard" in parts:
+            slots["leaderboard"].update(
+                leaderboard_chart(
+                    self.leaderboard_result,
+                    metric=self.metric,
+                    formula=formula,
+                    selected=self.owner,
+                )
+            )
+        if "periods" in parts:
+            call = "final call of each period" if self.week is None else f"call at week {self.week}"
+            slots["periods"].update(
+                forecast_periods_chart(self.periods_result, call=f"{self.category} {call}")
+            )
+        if "trend" in parts:
+            slots["trend"].update(
+                forecast_trend_chart(
+                    self.trend_result, period_label=period_label(self._trend_period)
+                )
+            )
+        if "managers" in parts:
+            slots["managers"].update(
+                manager_chart(self.managers_result, metric=self.metric, formula=formula)
+            )
+        if "projection" in parts:
+            slots["projection"].update(projection_chart(self.projection_result))
+            self._projection_table.value = self._projection_html()
+        self._sync_controls()
+        self._tabs.selected_index = VIEWS.index(self.view)
+
+    def _projection_html(self) -> str:
+        team = self.projection_result
+        owners = self.projection_owners
+        shown = owners[owners["category"] == self.category][_PROJECTION_COLUMNS]
+        lines = []
+        for row in team[team["category"] == self.category].itertuples():
+            if row.reason:
+                lines.append(f"Team {row.category}: no projection: {row.reason}.")
+            else:
+                lines.append(
+                    f"Team {row.category} at week {row.week_of_period}: latest call "
+                    f"{row.call:,.0f} × median landing ratio {row.factor:.3f} of {row.history} "
+                    f"earlier periods = {row.projection:,.0f} "
+                    f"(interval {row.low:,.0f} – {row.high:,.0f})"
+                    + (
+                        f"; it landed at {row.actual:,.0f}."
+                        if pd.notna(row.actual)
+                        else "; the period is still open."
+                    )
+                )
+        note = "".join(f"<div class='kpi-table-note'>{html.escape(t)}</div>" for t in lines)
+        return note + html_table(shown, max_rows=50, css_class="kpi-table")
+
+    def _describe(self, periods: list[pd.Timestamp]) -> str:
+        board = self.leaderboard_result
+        parts = [
+            f"{len(self.session.owners)} owners",
+            f"{len(periods)} periods ({period_label(periods[0])} – {period_label(periods[-1])})",
+            f"{self.category} calls",
+            f"{int(board['n'].sum()):,} rep calls scored",
+        ]
+        if self.owner is not None:
+            parts.append(f"owner: {self.owner}")
+        else:
+            parts.append(f"team = {self.aggregate}")
+        if self.week is not None:
+            parts.append(f"week {self.week} calls")
+        return " · ".join(html.escape(p) for p in parts)
+
+    def status_text(self) -> str:
+        text = self._summary
+        left = self.session.left_out
+        if left:
+            detail = ", ".join(f"{k}: {v:,}" for k, v in left.items() if k != "rows left out")
+            text += (
+                f' · <span class="kpi-forecast-left-out">not scored: {html.escape(detail)}</span>'
+            )
+        return text
+
+    # -- controls ---------------------------------------------------------------------------
+    def layout(self) -> tuple[list[widgets.Widget], list[widgets.Widget]]:
+        s = self.session
+
+        def toggle(name: str, options: list[tuple[str, str]], description: str):
+            control = widgets.ToggleButtons(
+                options=options,
+                description=description,
+                style={"button_width": "auto", "description_width": "auto"},
+            )
+            values = [v for _, v in options]
+            return self.link(
+                control, name, to_control=lambda v: v if v in values else control.value
+            )
+
+        cats = [(c.replace("_", " "), c) for c in s.categories]
+        row1 = [
+            toggle("category", cats, "Category"),
+            toggle("metric", [(m if m == "wape" else m, m) for m in METRICS], "Metric"),
+            toggle("aggregate", [(a, a) for a in choices(Aggregate)], "Team"),
+        ]
+        self.controls["metric"].style.button_width = "auto"
+        owner = widgets.Dropdown(
+            options=[("all owners", _ALL), *((o, o) for o in s.owners)], description="Owner"
+        )
+        self.link(
+            owner,
+            "owner",
+            from_control=lambda v: None if v == _ALL else v,
+            to_control=lambda v: _ALL if v is None else (v if v in s.owners else owner.value),
+        )
+        week = widgets.Dropdown(
+            options=[("every week", -10_000), *((f"week {w}", w) for w in s.weeks)],
+            description="Calls",
+        )
+        self.link(
+            week,
+            "week",
+            from_control=lambda v: None if v == -10_000 else v,
+            to_control=lambda v: -10_000 if v is None else (v if v in s.weeks else week.value),
+        )
+        labels = [(period_label(p), pd.Timestamp(p)) for p in s.periods]
+        periods = widgets.SelectionRangeSlider(
+            options=labels,
+            index=(0, len(labels) - 1),
+            description="Periods",
+            continuous_update=False,
+        )
+        periods.layout.width = "420px"
+        periods.add_class("kpi-control-periods")
+        periods.observe(self._on_range, "value")
+        self.controls["periods"] = periods
+        focus = widgets.Dropdown(options=[("latest", _ALL), *labels], description="Trend of")
+        self.link(
+            focus,
+            "selected_period",
+            from_control=lambda v: None if v == _ALL else v,
+            to_control=lambda v: _ALL if v is None else (v if v in s.periods else focus.value),
+        )
+        wrap = widgets.Layout(flex_flow="row wrap", align_items="center")
+        head = widgets.HBox(
+            [self._slots["by_week"].widget, self._slots["leaderboard"].widget], layout=wrap
+        )
+        return (
+            [
+                widgets.HBox(row1, layout=wrap),
+                widgets.HBox([owner, week, periods, focus], layout=wrap),
+            ],
+            [head, self._tabs],
+        )
+
+    def _on_range(self, change: dict[str, Any]) -> None:
+        if self.holding:
+            return
+        options = [v for _, v in self.controls["periods"].options]
+        low, high = change["new"]
+        with self.hold():
+            self.start = None if low == options[0] else low
+            self.end = None if high == options[-1] else high
+        self.refresh(self.REFRESH["start"], changed={"start", "end"})
+
+    def _sync_controls(self) -> None:
+        slider = self.controls["periods"]
+        options = [v for _, v in slider.options]
+        low = self.start if self.start in options else options[0]
+        high = self.end if self.end in options else options[-1]
+        if slider.value != (low, high):
+            slider.value = (low, high)
+        self.controls["aggregate"].disabled = self.owner is not None
+
+    def _on_tab(self, change: dict[str, Any]) -> None:
+        index = change["new"]
+        if index is not None and VIEWS[index] != self.view:
+            self.view = VIEWS[index]
+
+    def _on_pick(self, selection: Any) -> None:
+        picked = [v.get("owner") for v in (selection.value or [])]
+        if picked and picked[0] is not None:
+            self.owner = None if picked[0] == self.owner else picked[0]
