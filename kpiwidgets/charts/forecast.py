@@ -81,7 +81,7 @@ def accuracy_by_week_chart(
     ref = _reference(metric)
     if ref is not None:
         layers.insert(
-            0, alt.Chart(pd.DataFrame({"y": [ref]})).mark_rule(color="#888").encode(y="y:Q")
+            0, alt.Chart(pd.DataFrame({"y": [ref]})).mark_rule(color="#888").encode(y=alt.Y("y:Q"))
         )
     return alt.layer(*layers).properties(
         width=width,
@@ -101,7 +101,11 @@ def leaderboard_chart(
     """Owners side by side: ``metric`` (sorted best first) and signed bias, coloured by band
     (over-forecasts > +10 %, under-forecasts < −10 %). Clicking a bar selects its owner
     (selection ``"owner_pick"``); ``selected`` draws that owner highlighted."""
-    data = board.copy()
+    data = (
+        board[["owner", metric, "bias", "band", "n"]].copy()
+        if metric != "bias"
+        else board[["owner", "bias", "band", "n"]].copy()
+    )
     better_high = metric == "accuracy"
     key = data[metric]
     if metric in ("bias", "attainment"):
@@ -110,10 +114,12 @@ def leaderboard_chart(
     order = data.assign(_k=key).sort_values("_k", ascending=not better_high)["owner"].tolist()
     data["is_selected"] = data["owner"] == selected
     pick = alt.selection_point(name=OWNER_SELECTION, fields=["owner"], on="click", clear=False)
+    # Channel objects, not alt.value/alt.condition dicts: Altair converts a dict by searching
+    # every schema class, which costs more than building the rest of the chart.
     opacity = (
-        alt.condition("datum.is_selected", alt.value(1.0), alt.value(0.45))
+        alt.OpacityValue(value=0.45, condition={"test": "datum.is_selected", "value": 1.0})
         if selected is not None
-        else alt.value(0.9)
+        else alt.OpacityValue(value=0.9)
     )
     y = alt.Y("owner:N", sort=order, title=None)
     tooltip = [
@@ -147,7 +153,7 @@ def leaderboard_chart(
         )
         .properties(width=width, height=height, title="Signed bias")
     )
-    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#555").encode(x="x:Q")
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#555").encode(x=alt.X("x:Q"))
     return alt.hconcat(left, alt.layer(right, zero)).properties(
         title=alt.Title(
             "Owner leaderboard (click an owner to filter the other views)", subtitle=formula
@@ -177,7 +183,7 @@ def forecast_periods_chart(
             ),
             tooltip=[
                 alt.Tooltip("period:T", format="%Y-%m-%d"),
-                "what:N",
+                alt.Tooltip("what:N"),
                 alt.Tooltip("amount:Q", format=_MONEY),
             ],
         )
@@ -188,7 +194,7 @@ def forecast_periods_chart(
         layers.append(
             alt.Chart(quota)
             .mark_tick(color="black", thickness=2, size=36)
-            .encode(x=quarter, y="quota:Q", tooltip=[alt.Tooltip("quota:Q", format=_MONEY)])
+            .encode(x=quarter, y=alt.Y("quota:Q"), tooltip=[alt.Tooltip("quota:Q", format=_MONEY)])
         )
     return alt.layer(*layers).properties(
         width=width,
@@ -209,7 +215,7 @@ def forecast_trend_chart(
             y=alt.Y("forecast:Q", title="Call", axis=alt.Axis(format="~s")),
             color=alt.Color("category:N", scale=_category_scale(frame), title="Category"),
             tooltip=[
-                "category:N",
+                alt.Tooltip("category:N"),
                 alt.Tooltip("week_of_period:Q", title="week"),
                 alt.Tooltip("forecast:Q", format=_MONEY, title="call"),
                 alt.Tooltip("actual:Q", format=_MONEY),
@@ -221,7 +227,7 @@ def forecast_trend_chart(
     rule = (
         alt.Chart(pd.DataFrame({"actual": [actual]}))
         .mark_rule(color="black", strokeDash=[6, 3])
-        .encode(y="actual:Q", tooltip=[alt.Tooltip("actual:Q", format=_MONEY)])
+        .encode(y=alt.Y("actual:Q"), tooltip=[alt.Tooltip("actual:Q", format=_MONEY)])
     )
     return alt.layer(lines, rule).properties(
         width=width,
@@ -252,7 +258,7 @@ def manager_chart(
                 title="Call by",
             ),
             tooltip=[
-                "submitted_by:N",
+                alt.Tooltip("submitted_by:N"),
                 alt.Tooltip("week_of_period:O", title="week"),
                 alt.Tooltip("value:Q", title=_LABELS[metric], format=".3f"),
                 alt.Tooltip("n:Q", title="calls (pairs)"),
@@ -269,11 +275,11 @@ def manager_chart(
 def projection_chart(team: pd.DataFrame, *, width: int = 640, height: int = 200) -> alt.LayerChart:
     """Per category: the latest call (bar), the projection with its interval (point and
     whisker) and, for a closed period, the actual (black tick)."""
-    data = team.copy()
+    data = team[["category", "call", "factor", "projection", "low", "high", "history", "actual"]]
     y = alt.Y("category:N", sort=_CATEGORIES, title=None)
     money = alt.Axis(format="~s", title="Amount")
     tooltip = [
-        "category:N",
+        alt.Tooltip("category:N"),
         alt.Tooltip("call:Q", format=_MONEY),
         alt.Tooltip("factor:Q", format=".3f", title="landing factor"),
         alt.Tooltip("projection:Q", format=_MONEY),
@@ -290,19 +296,19 @@ def projection_chart(team: pd.DataFrame, *, width: int = 640, height: int = 200)
     whisker = (
         alt.Chart(data)
         .mark_rule(color="#e45756", strokeWidth=2)
-        .encode(x="low:Q", x2="high:Q", y=y, tooltip=tooltip)
+        .encode(x=alt.X("low:Q"), x2=alt.X2("high"), y=y, tooltip=tooltip)
     )
     point = (
         alt.Chart(data)
         .mark_point(color="#e45756", filled=True, size=80)
-        .encode(x="projection:Q", y=y, tooltip=tooltip)
+        .encode(x=alt.X("projection:Q"), y=y, tooltip=tooltip)
     )
     layers: list[Any] = [call, whisker, point]
     if data["actual"].notna().any():
         layers.append(
             alt.Chart(data)
             .mark_tick(color="black", thickness=2, size=26)
-            .encode(x="actual:Q", y=y, tooltip=tooltip)
+            .encode(x=alt.X("actual:Q"), y=y, tooltip=tooltip)
         )
     return alt.layer(*layers).properties(
         width=width,

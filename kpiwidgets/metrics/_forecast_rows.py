@@ -135,9 +135,10 @@ def forecast_rows(
     conflicts = dupes.filter(nw.col("lo") != nw.col("hi")).collect(backend="pyarrow")
     if len(conflicts):
         first = conflicts.row(0)
+        when = first[1 + len(extras)]
         raise ValueError(
             f"{where}: forecasts has {len(conflicts)} call(s) given twice with different "
-            f"amounts (same {', '.join(call)}), e.g. owner {first[0]!r}, period {first[1 + len(extras)]}: "
+            f"amounts (same {', '.join(call)}), e.g. owner {first[0]!r}, period {when}: "
             f"amounts {first[-2]} and {first[-1]}. Keep one row per call (or give the later "
             "one a later snapshot_date)"
         )
@@ -152,18 +153,7 @@ def forecast_rows(
     lf = lf.with_columns((day // 7).alias("week_of_period")).filter(
         nw.col("snapshot_date") == nw.col("snapshot_date").max().over(*week_key)
     )
-    if submitted in ("rep", "manager"):
-        lf = lf.filter(nw.col("submitted_by") == submitted)
-    elif submitted == "final":
-        same = [k for k in week_key if k != "submitted_by"]
-        is_manager = (nw.col("submitted_by") == "manager").cast(nw.Int64)
-        lf = (
-            lf.filter(nw.col("submitted_by").is_in(["rep", "manager"]))
-            .with_columns(is_manager.alias("__kw_m"))
-            .filter(nw.col("__kw_m") == nw.col("__kw_m").max().over(*same))
-            .drop("__kw_m")
-            .with_columns(nw.lit("final").alias("submitted_by"))
-        )
+    lf = choose_submitted(lf, submitted, extras)
 
     pa = prepare(actuals, name="actuals")
     a_schema = pa.lf.collect_schema()
@@ -199,7 +189,7 @@ def forecast_rows(
     not_positive = nw.col("actual") <= 0
     n_zero = _count(rows.filter(not_positive))
     if n_zero and zero_actuals == "raise":
-        first = rows.filter(not_positive).head(1).collect(backend="pyarrow").to_pylist()[0]
+        first = rows.filter(not_positive).head(1).collect(backend="pyarrow").rows(named=True)[0]
         raise ValueError(
             f"{where}: {n_zero} call(s) are scored against an actual of 0 or less, where "
             f"ratio metrics are undefined (e.g. {first.get('owner', 'the team')!r}, period "
@@ -212,6 +202,24 @@ def forecast_rows(
     elif n_zero:
         counts["calls with a zero actual (NaN ratios)"] = n_zero
     return ForecastRows(pf, calls, act, metric_columns(rows), unit, extras, counts)
+
+
+def choose_submitted(lf: nw.LazyFrame, submitted: str, extras: Sequence[str] = ()) -> nw.LazyFrame:
+    """Keep the calls ``submitted`` asks for (``"separate"`` keeps every call)."""
+    week_key = ["owner", *extras, "period", "week_of_period", "category", "submitted_by"]
+    if submitted in ("rep", "manager"):
+        lf = lf.filter(nw.col("submitted_by") == submitted)
+    elif submitted == "final":
+        same = [k for k in week_key if k != "submitted_by"]
+        is_manager = (nw.col("submitted_by") == "manager").cast(nw.Int64)
+        lf = (
+            lf.filter(nw.col("submitted_by").is_in(["rep", "manager"]))
+            .with_columns(is_manager.alias("__kw_m"))
+            .filter(nw.col("__kw_m") == nw.col("__kw_m").max().over(*same))
+            .drop("__kw_m")
+            .with_columns(nw.lit("final").alias("submitted_by"))
+        )
+    return lf
 
 
 def _count(lf: nw.LazyFrame) -> int:

@@ -20,6 +20,7 @@ The ratio metrics (all but ``error``, ``abs_error`` and ``smape``) are NaN where
 from __future__ import annotations
 
 import datetime as _dt
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -252,7 +253,8 @@ def forecast_summary(
     )
     rows = fr.rows
     if week is not None:
-        rows = rows.filter(nw.col("week_of_period").is_in([int(w) for w in as_list(week)]))
+        weeks = [week] if isinstance(week, numbers.Integral) else list(week)
+        rows = rows.filter(nw.col("week_of_period").is_in([int(w) for w in weeks]))
     group = _unique([*keys, "category", "submitted_by"])
     result = summarize(rows, group, aggregate, unit=fr.unit).sort(*group)
     return _finish(fr, result, aggregate)
@@ -271,10 +273,12 @@ def summarize(
             )
             series = _team_actuals(rows, group, unit)
         else:
-            series = rows.select(*group, "period", "actual").unique([*group, "period"])
+            cols = _unique([*group, "period"])  # by may hold period itself
+            series = rows.select(*cols, "actual").unique(cols)
         return _score(team, group).join(_scale(series, group), on=group, how="left").pipe(_mase)
     if aggregate == "pooled":
-        series = rows.select(*group, *unit, "period", "actual").unique([*group, *unit, "period"])
+        cols = _unique([*group, *unit, "period"])
+        series = rows.select(*cols, "actual").unique(cols)
         scale = _scale(series, group, within=unit)
         return _score(rows, group).join(scale, on=group, how="left").pipe(_mase)
     inner = _unique([*group, *unit])
@@ -350,8 +354,9 @@ def _score(rows: nw.LazyFrame, group: list[str]) -> nw.LazyFrame:
 
 def _team_actuals(rows: nw.LazyFrame, group: list[str], unit: list[str]) -> nw.LazyFrame:
     """The group's actual per period: the sum of its owners' (distinct) actuals."""
-    owners = rows.select(*group, *unit, "period", "actual").unique([*group, *unit, "period"])
-    return owners.group_by(*group, "period").agg(nw.col("actual").sum())
+    cols = _unique([*group, *unit, "period"])
+    owners = rows.select(*cols, "actual").unique(cols)
+    return owners.group_by(*_unique([*group, "period"])).agg(nw.col("actual").sum())
 
 
 def _scale(series: nw.LazyFrame, group: list[str], within: Sequence[str] = ()) -> nw.LazyFrame:
@@ -380,8 +385,8 @@ def _tidy(out: nw.LazyFrame) -> nw.LazyFrame:
 def _average(per_owner: nw.LazyFrame, group: list[str], *, weighted: bool) -> nw.LazyFrame:
     w = nw.col("__kw_weight")
     aggs: list[nw.Expr] = [
-        nw.col("n").sum(),
-        nw.col("zero_actuals").sum(),
+        nw.col("n").sum().cast(nw.Int64),  # DuckDB sums integers to HUGEINT
+        nw.col("zero_actuals").sum().cast(nw.Int64),
         nw.col("tracking_flag").cast(nw.Int64).sum().alias("__kw_flags"),
     ]
     for m in _SCORES:
@@ -462,6 +467,8 @@ def actuals_from_opportunities(
         cutoff = latest + _dt.timedelta(days=1)
     else:
         cutoff = _as_datetime(as_of)
+    # every group with any opportunity, won or not, gets a row per period
+    groups = lf.select(*keys).drop_nulls().unique() if keys else None
     lf = lf.filter(nw.col("status") == "won")
     prep.lf = lf
     prep = drop_null_rows(prep, ["__kw_closed", "amount", *keys], name="opportunities (won)")
@@ -475,7 +482,6 @@ def actuals_from_opportunities(
     if not grid:
         return prep.finish(sums.sort(*keys, "period"))
     periods = nw.from_dict({"period": grid}, backend="pyarrow").lazy(backend=_backend_of(sums))
-    groups = prep.lf.select(*keys).unique() if keys else None  # every group with any opportunity
     if groups is None:
         full = periods
     else:

@@ -15,7 +15,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from kpiwidgets.metrics._forecast_rows import forecast_rows
+from kpiwidgets.metrics._forecast_rows import choose_submitted, forecast_rows
 from kpiwidgets.metrics._frames import materialize
 from kpiwidgets.metrics.choices import Aggregate, ZeroActuals, check_choice
 from kpiwidgets.metrics.forecast import combine, summarize
@@ -88,11 +88,11 @@ class ForecastSession:
         self.left_out = dict(scored.counts)
         self.rows = materialize(scored.rows)
         self.unit = scored.unit
-        final = forecast_rows(forecasts, actuals, by=("owner",), submitted="final")
+        final = choose_submitted(scored.calls, "final")
         self._final_calls = _pandas(
-            final.calls.select("owner", "period", "week_of_period", "category", "forecast")
+            final.select("owner", "period", "week_of_period", "category", "forecast")
         )
-        self._actuals = _pandas(final.actuals)
+        self._actuals = _pandas(scored.actuals)
         calls = _pandas(scored.calls.select("owner", "period", "week_of_period", "category"))
         self.periods = sorted(pd.to_datetime(calls["period"]).unique())
         self.owners = sorted(calls["owner"].unique().tolist())

@@ -26,10 +26,10 @@ from kpiwidgets.widgets._parts import ChartSlot, html_table, placeholder_chart
 
 __all__ = ["ForecastTracker", "period_label"]
 
-VIEWS = ("periods", "trend", "managers", "projection")
 _TAB_TITLES = ("Forecast vs actual", "Snapshot trend", "Rep vs manager", "Projection")
 _ALL = "__all__"
-_EVERY = ("by_week", "leaderboard", "periods", "trend", "managers", "projection")
+VIEWS = ("periods", "trend", "managers", "projection")
+_EVERY = ("by_week", "leaderboard", *VIEWS)
 _PROJECTION_COLUMNS = [
     "owner",
     "category",
@@ -143,7 +143,7 @@ class ForecastTracker(KPIWidget):
         "start": (COMPUTE, *_EVERY),
         "end": (COMPUTE, *_EVERY),
         "selected_period": (COMPUTE, "trend", "projection"),
-        "view": ("tabs",),
+        "view": ("tabs",),  # draws the tab shown if a setting changed since it was drawn
     }
 
     category = _setting(traitlets.Unicode("commit", help="Category scored."))
@@ -155,12 +155,7 @@ class ForecastTracker(KPIWidget):
     end = _setting(traitlets.Any(None, allow_none=True, help="Last period shown."))
     selected_period = _setting(traitlets.Any(None, allow_none=True, help="Trend period."))
     view = _setting(traitlets.Enum(VIEWS, "periods", help="The tab shown."))
-    leaderboard_result = Frame(None)
-    periods_result = Frame(None)
-    trend_result = Frame(None)
-    managers_result = Frame(None)
-    projection_result = Frame(None)
-    projection_owners = Frame(None)
+    leaderboard_result = Frame(None, help="The leaderboard drawn (ForecastSession.leaderboard).")
 
     def __init__(
         self,
@@ -174,6 +169,10 @@ class ForecastTracker(KPIWidget):
         self.session = ForecastSession(forecasts, actuals, quotas, zero_actuals=zero_actuals)
         self._summary = ""
         self._trend_period: pd.Timestamp | None = None
+        # The tabs' frames are computed when first needed (a tab is drawn when shown), so
+        # building the tracker computes and draws only what is on screen.
+        self._frames: dict[str, Any] = {}
+        self._stale: set[str] = set()
         slots = {
             "by_week": "kpi-forecast-by-week",
             "leaderboard": "kpi-forecast-leaderboard",
@@ -245,20 +244,56 @@ class ForecastTracker(KPIWidget):
         span = {"start": self.start, "end": self.end}
         self.result = s.by_week(aggregate=self.aggregate, owner=self.owner, **span)
         self.leaderboard_result = s.leaderboard(category=self.category, week=self.week, **span)
-        self.periods_result = s.by_period(
-            category=self.category,
-            week=self.week,
-            owner=self.owner,
-            aggregate=self.aggregate,
-            **span,
-        )
-        self.trend_result = s.trend(period=self._trend_period, owner=self.owner)
-        self.managers_result = s.managers(
-            category=self.category, owner=self.owner, aggregate=self.aggregate, **span
-        )
-        team, owners = s.projection(period=self._trend_period, week=self.week, owner=self.owner)
-        self.projection_result, self.projection_owners = team, owners
+        self._frames = {}
         self._summary = self._describe(periods)
+
+    def _frame(self, view: str) -> Any:
+        """The frame of tab ``view`` for the current settings (computed once per compute)."""
+        if view not in self._frames:
+            s, span = self.session, {"start": self.start, "end": self.end}
+            if view == "periods":
+                frame = s.by_period(
+                    category=self.category,
+                    week=self.week,
+                    owner=self.owner,
+                    aggregate=self.aggregate,
+                    **span,
+                )
+            elif view == "trend":
+                frame = s.trend(period=self._trend_period, owner=self.owner)
+            elif view == "managers":
+                frame = s.managers(
+                    category=self.category, owner=self.owner, aggregate=self.aggregate, **span
+                )
+            else:
+                frame = s.projection(period=self._trend_period, week=self.week, owner=self.owner)
+            self._frames[view] = frame
+        return self._frames[view]
+
+    @property
+    def periods_result(self) -> pd.DataFrame:
+        """Forecast vs actual vs quota per period (:meth:`ForecastSession.by_period`)."""
+        return self._frame("periods")
+
+    @property
+    def trend_result(self) -> pd.DataFrame:
+        """The snapshot trend of the selected period (:meth:`ForecastSession.trend`)."""
+        return self._frame("trend")
+
+    @property
+    def managers_result(self) -> pd.DataFrame:
+        """Rep vs manager on the same calls (:meth:`ForecastSession.managers`)."""
+        return self._frame("managers")
+
+    @property
+    def projection_result(self) -> pd.DataFrame:
+        """The team's projection (:meth:`ForecastSession.projection`, first frame)."""
+        return self._frame("projection")[0]
+
+    @property
+    def projection_owners(self) -> pd.DataFrame:
+        """Each owner's projection (:meth:`ForecastSession.projection`, second frame)."""
+        return self._frame("projection")[1]
 
     def _in_range(self, period: pd.Timestamp) -> bool:
         return (self.start is None or period >= self.start) and (
@@ -281,26 +316,27 @@ class ForecastTracker(KPIWidget):
                     selected=self.owner,
                 )
             )
-        if "periods" in parts:
-            call = "final call of each period" if self.week is None else f"call at week {self.week}"
-            slots["periods"].update(
-                forecast_periods_chart(self.periods_result, call=f"{self.category} {call}")
-            )
-        if "trend" in parts:
-            slots["trend"].update(
-                forecast_trend_chart(
-                    self.trend_result, period_label=period_label(self._trend_period)
-                )
-            )
-        if "managers" in parts:
-            slots["managers"].update(
-                manager_chart(self.managers_result, metric=self.metric, formula=formula)
-            )
-        if "projection" in parts:
-            slots["projection"].update(projection_chart(self.projection_result))
-            self._projection_table.value = self._projection_html()
+        self._stale |= parts & set(VIEWS)
+        if self.view in self._stale:
+            self._draw_tab(self.view)
         self._sync_controls()
         self._tabs.selected_index = VIEWS.index(self.view)
+
+    def _draw_tab(self, view: str) -> None:
+        self._stale.discard(view)
+        slot = self._slots[view]
+        if view == "periods":
+            call = "final call of each period" if self.week is None else f"call at week {self.week}"
+            slot.update(forecast_periods_chart(self.periods_result, call=f"{self.category} {call}"))
+        elif view == "trend":
+            label = period_label(self._trend_period)
+            slot.update(forecast_trend_chart(self.trend_result, period_label=label))
+        elif view == "managers":
+            formula = FORMULAS[self.metric]
+            slot.update(manager_chart(self.managers_result, metric=self.metric, formula=formula))
+        else:
+            slot.update(projection_chart(self.projection_result))
+            self._projection_table.value = self._projection_html()
 
     def _projection_html(self) -> str:
         team = self.projection_result
@@ -369,7 +405,7 @@ class ForecastTracker(KPIWidget):
         cats = [(c.replace("_", " "), c) for c in s.categories]
         row1 = [
             toggle("category", cats, "Category"),
-            toggle("metric", [(m if m == "wape" else m, m) for m in METRICS], "Metric"),
+            toggle("metric", [("WAPE" if m == "wape" else m, m) for m in METRICS], "Metric"),
             toggle("aggregate", [(a, a) for a in choices(Aggregate)], "Team"),
         ]
         self.controls["metric"].style.button_width = "auto"
