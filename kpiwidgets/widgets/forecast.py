@@ -343,12 +343,13 @@ class ForecastTracker(KPIWidget):
         owners = self.projection_owners
         shown = owners[owners["category"] == self.category][_PROJECTION_COLUMNS]
         lines = []
+        who = "Team" if self.owner is None else self.owner
         for row in team[team["category"] == self.category].itertuples():
             if row.reason:
-                lines.append(f"Team {row.category}: no projection: {row.reason}.")
+                lines.append(f"{who} {row.category}: no projection: {row.reason}.")
             else:
                 lines.append(
-                    f"Team {row.category} at week {row.week_of_period}: latest call "
+                    f"{who} {row.category} at week {row.week_of_period}: latest call "
                     f"{row.call:,.0f} × median landing ratio {row.factor:.3f} of {row.history} "
                     f"earlier periods = {row.projection:,.0f} "
                     f"(interval {row.low:,.0f} – {row.high:,.0f})"

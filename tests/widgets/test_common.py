@@ -43,6 +43,26 @@ def won_channels(ds) -> pd.DataFrame:
     return won[["account_id", "channel"]].drop_duplicates("account_id")
 
 
+def won_actuals(ds) -> pd.DataFrame:
+    """Won amount per owner and quarter of close, by plain pandas (every quarter closed)."""
+    won = ds.opportunities[ds.opportunities["status"] == "won"]
+    quarter = won["closed_at"].dt.to_period("Q").dt.start_time.rename("period")
+    return won.groupby([won["owner"], quarter])["amount"].sum().reset_index()
+
+
+def _tracker(ds, **settings) -> KPIWidget:
+    return kw.ForecastTracker(ds.forecasts, won_actuals(ds), ds.quotas, **settings)
+
+
+def rep_calls(ds, category: str = "commit") -> pd.DataFrame:
+    """The demo's rep calls of a category with the won amount of their owner's quarter."""
+    f = ds.forecasts
+    calls = f[(f["category"] == category) & (f["submitted_by"] == "rep")]
+    assert not calls.duplicated(["owner", "period", "snapshot_date"]).any()  # one a week
+    calls = calls.merge(won_actuals(ds), on=["owner", "period"], suffixes=("", "_won"))
+    return calls.assign(week=(calls["snapshot_date"] - calls["period"]).dt.days // 7)
+
+
 # -- the registries: one entry per exported widget class ------------------------------------
 Factory = Callable[..., KPIWidget]
 
@@ -50,6 +70,7 @@ Factory = Callable[..., KPIWidget]
 FACTORIES: dict[type, Factory] = {
     kw.FunnelExplorer: lambda ds, **settings: kw.FunnelExplorer(ds.funnel_events, **settings),
     kw.RetentionGrid: lambda ds, **settings: kw.RetentionGrid(ds.revenue, **settings),
+    kw.ForecastTracker: _tracker,
 }
 
 #: Settings away from the defaults, for the round trip and the twin.
@@ -73,6 +94,17 @@ CHANGED: dict[type, dict[str, Any]] = {
         "average_method": "simple",
         "selected_cohort": "2024-07-15",
     },
+    kw.ForecastTracker: {
+        "category": "best_case",
+        "metric": "wape",
+        "aggregate": "pooled",
+        "owner": "Ava Chen",
+        "week": 3,
+        "start": "2024-04-01",
+        "end": dt.date(2025, 7, 1),
+        "selected_period": "2025-01-01",
+        "view": "projection",
+    },
 }
 
 #: (factory with whatever the wrong value needs, setting, value wrong for the data, a part
@@ -94,6 +126,7 @@ WRONG_FOR_DATA: dict[type, tuple[Factory, str, Any, str, Any]] = {
         "carrier pigeon",
         "referral",
     ),
+    kw.ForecastTracker: (_tracker, "owner", "Nobody Atall", "Nobody Atall", "Hugo Martin"),
 }
 
 
@@ -238,13 +271,40 @@ def _retention_twin(ds, w):
     assert len(sizes) >= 4
 
 
+def _forecast_twin(ds, w):
+    s = w.session
+    assert_frame_equal(w.result, s.by_week(aggregate="rollup", start=w.start, end=w.end))
+    assert_frame_equal(w.leaderboard_result, s.leaderboard(start=w.start, end=w.end))
+    # By hand, plain pandas: the team's week-0 commit accuracy is the mean over quarters of
+    # max(0, 1 − |ΣF − ΣA| / ΣA), summing the owners' calls and their won amounts.
+    calls = rep_calls(ds)
+    calls = calls[(calls["week"] == 0) & (calls["period"] >= pd.Timestamp(w.start))]
+    team = calls.groupby("period")[["amount", "amount_won"]].sum()
+    accuracy = (1 - (team["amount"] - team["amount_won"]).abs() / team["amount_won"]).clip(0)
+    shown = w.result.set_index(["week_of_period", "category"]).loc[(0, "commit")]
+    assert shown["accuracy"] == pytest.approx(accuracy.mean())
+    assert shown["n"] == len(team) >= 5
+    # And each owner's bias in the leaderboard: Σ(F − A) / ΣA over their calls in range.
+    every = rep_calls(ds)
+    every = every[every["period"] >= pd.Timestamp(w.start)]
+    sums = (
+        (every.assign(e=every["amount"] - every["amount_won"]))
+        .groupby("owner")[["e", "amount_won"]]
+        .sum()
+    )
+    board = w.leaderboard_result.set_index("owner")["bias"]
+    assert board.to_dict() == pytest.approx((sums["e"] / sums["amount_won"]).to_dict())
+
+
 TWIN_SETTINGS: dict[type, dict[str, Any]] = {
     kw.FunnelExplorer: {"window": "21D", "start": "2024-04-01", "end": "2025-01-01"},
     kw.RetentionGrid: {"period": "Q", "measure": "revenue", "cohort_start": "2024-05-20"},
+    kw.ForecastTracker: {"start": "2024-04-01"},
 }
 TWINS: dict[type, Callable[[Any, KPIWidget], None]] = {
     kw.FunnelExplorer: _funnel_twin,
     kw.RetentionGrid: _retention_twin,
+    kw.ForecastTracker: _forecast_twin,
 }
 
 
@@ -483,6 +543,99 @@ def _grid_curves(ds, w):
     assert w.result is result
 
 
+# ForecastTracker ------------------------------------------------------------------------------
+def _bias_by_owner(calls: pd.DataFrame) -> dict[str, float]:
+    sums = (
+        calls.assign(e=calls["amount"] - calls["amount_won"])
+        .groupby("owner")[["e", "amount_won"]]
+        .sum()
+    )
+    return (sums["e"] / sums["amount_won"]).to_dict()
+
+
+def _tracker_category(ds, w):
+    _set_control(w, "category", "best_case")
+    assert w.category == "best_case" and "best_case calls" in w.status
+    board = w.leaderboard_result.set_index("owner")
+    calls = rep_calls(ds, "best_case")
+    assert board["n"].sum() == len(calls)
+    assert board["bias"].to_dict() == pytest.approx(_bias_by_owner(calls))
+
+
+def _tracker_metric(ds, w):
+    result, board = w.result, w.leaderboard_result
+    _set_control(w, "metric", "wape")
+    assert w.metric == "wape" and w.result is result and w.leaderboard_result is board
+    chart = w.parts["by_week_chart"].chart
+    frames = [c.data for c in (chart, *chart.layer) if isinstance(c.data, pd.DataFrame)]
+    drawn = next(f for f in frames if "value" in f)
+    assert drawn["value"].tolist() == pytest.approx(result["wape"].tolist())
+    assert "WAPE = Σ|F − A| / ΣA" in w.parts["by_week_chart"].chart.to_dict()["title"]["subtitle"]
+
+
+def _tracker_aggregate(ds, w):
+    _set_control(w, "aggregate", "mean")
+    assert w.aggregate == "mean"
+    # By hand: each owner's mean accuracy of their week-0 commit calls, then the plain mean.
+    calls = rep_calls(ds)
+    calls = calls[calls["week"] == 0]
+    accuracy = (1 - (calls["amount"] - calls["amount_won"]).abs() / calls["amount_won"]).clip(0)
+    per_owner = accuracy.groupby(calls["owner"]).mean()
+    shown = w.result.set_index(["week_of_period", "category"]).loc[(0, "commit"), "accuracy"]
+    assert shown == pytest.approx(per_owner.mean())
+    assert "team = mean" in w.status
+
+
+def _tracker_owner(ds, w):
+    _set_control(w, "owner", "Hugo Martin")
+    assert w.owner == "Hugo Martin" and "owner: Hugo Martin" in w.status
+    # Forecast vs actual: his last rep commit call of each quarter against what he won.
+    calls = rep_calls(ds)
+    hugo = calls[calls["owner"] == "Hugo Martin"].sort_values("snapshot_date")
+    final = hugo.groupby("period")[["amount", "amount_won"]].last()
+    shown = w.periods_result.set_index("period")
+    assert shown["forecast"].to_dict() == final["amount"].to_dict()
+    assert shown["actual"].to_dict() == final["amount_won"].to_dict()
+    assert set(shown["owners"]) == {1}
+    assert len(w.leaderboard_result) == ds.forecasts["owner"].nunique()  # all still there
+
+
+def _tracker_week(ds, w):
+    _set_control(w, "week", 3)
+    assert w.week == 3 and "week 3 calls" in w.status
+    calls = rep_calls(ds)
+    calls = calls[calls["week"] == 3]
+    board = w.leaderboard_result.set_index("owner")
+    assert board["n"].to_dict() == calls.groupby("owner").size().to_dict()
+    assert board["bias"].to_dict() == pytest.approx(_bias_by_owner(calls))
+
+
+def _tracker_periods(ds, w):
+    slider = w.controls["periods"]
+    periods = [value for _, value in slider.options]
+    assert periods == sorted(ds.forecasts["period"].unique())
+    _set_control(w, "periods", (periods[2], periods[5]))
+    assert (w.start, w.end) == (periods[2], periods[5])
+    assert w.periods_result["period"].tolist() == periods[2:6]
+    calls = rep_calls(ds)
+    calls = calls[calls["period"].between(periods[2], periods[5])]
+    assert w.leaderboard_result["n"].sum() == len(calls)
+
+
+def _tracker_selected_period(ds, w):
+    quarter = pd.Timestamp("2025-04-01")
+    _set_control(w, "selected_period", quarter)
+    assert w.selected_period == quarter
+    # The trend of that quarter: each week's summed commit calls, against its won total.
+    calls = rep_calls(ds)
+    calls = calls[calls["period"] == quarter]
+    by_week = calls.groupby("week")["amount"].sum()
+    trend = w.trend_result[w.trend_result["category"] == "commit"].set_index("week_of_period")
+    assert trend["forecast"].to_dict() == pytest.approx(by_week.to_dict())
+    won = won_actuals(ds)
+    assert set(trend["actual"]) == {won.loc[won["period"] == quarter, "amount"].sum()}
+
+
 CONTROL_EFFECTS: dict[type, dict[str, Callable[[Any, KPIWidget], None]]] = {
     kw.FunnelExplorer: {
         "steps": _funnel_steps,
@@ -504,6 +657,15 @@ CONTROL_EFFECTS: dict[type, dict[str, Callable[[Any, KPIWidget], None]]] = {
         "cohorts": _grid_cohorts,
         "breakdown": _grid_breakdown,
         "curves": _grid_curves,
+    },
+    kw.ForecastTracker: {
+        "category": _tracker_category,
+        "metric": _tracker_metric,
+        "aggregate": _tracker_aggregate,
+        "owner": _tracker_owner,
+        "week": _tracker_week,
+        "periods": _tracker_periods,
+        "selected_period": _tracker_selected_period,
     },
 }
 
