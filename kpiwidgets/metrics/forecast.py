@@ -480,7 +480,7 @@ def actuals_from_opportunities(
     first = bounds["lo"][0]
     grid = _period_grid(first, cutoff, period)
     if not grid:
-        return prep.finish(sums.sort(*keys, "period"))
+        return prep.finish(sums.sort(*keys, "period"), tz_columns=["period"])
     periods = nw.from_dict({"period": grid}, backend="pyarrow").lazy(backend=_backend_of(sums))
     if groups is None:
         full = periods
@@ -493,7 +493,7 @@ def actuals_from_opportunities(
     out = full.join(sums, on=[*keys, "period"], how="left").with_columns(
         nw.col("amount").fill_null(0.0), nw.col("deals").fill_null(0).cast(nw.Int64)
     )
-    return prep.finish(out.sort(*keys, "period"))
+    return prep.finish(out.sort(*keys, "period"), tz_columns=["period"])
 
 
 def _backend_of(lf: nw.LazyFrame) -> Any:

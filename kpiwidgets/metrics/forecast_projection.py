@@ -141,6 +141,9 @@ def forecast_projection(
         min_history=int(min_history),
         interval=float(interval),
     )
+    zone = next(iter(fr.prep.time_zones.values()), None)
+    if zone is not None:  # computed on wall time: the period gets the forecasts' zone back
+        out["period"] = pd.to_datetime(out["period"]).dt.tz_localize(zone)
     return fr.prep.from_dict({c: out[c].tolist() for c in out.columns})
 
 

@@ -848,3 +848,38 @@ def test_summary_results_are_float_nan_not_none():
     # bo: only a zero-actual row -> mape, accuracy, wape, bias undefined
     for c in ("mape", "accuracy", "wape", "bias", "attainment"):
         assert isinstance(bo[c], float | np.floating) and _nan(float(bo[c])), c
+
+
+# -- time zones ---------------------------------------------------------------------------------
+def test_tz_aware_calls_keep_their_zone_and_count_weeks_in_wall_time():
+    # A call at 23:30 New York time on day 6 of the quarter is week 0 there (it is already
+    # day 7 in UTC): weeks are counted on the data's own wall clock.
+    f = _forecasts([("ava", Q1, 6, 90.0)], hours=23.5)
+    for c in ("period", "snapshot_date"):
+        f[c] = f[c].dt.tz_localize("America/New_York")
+    a = _actuals([("ava", Q1, 100.0)])
+    out = kw.forecast_accuracy(f, a)
+    assert str(out["period"].dt.tz) == "America/New_York"
+    assert out["week_of_period"].tolist() == [0]
+    assert out["accuracy"].tolist() == pytest.approx([0.9])  # 1 − 10/100
+    projected = kw.forecast_projection(f, a)
+    assert str(projected["period"].dt.tz) == "America/New_York"
+
+
+def test_actuals_of_tz_aware_opportunities_keep_the_zone_and_close_in_wall_time():
+    # Won at 23:00 Berlin time on 30 June: Q2 there (Q3 would be wrong in no zone at all).
+    opps = pd.DataFrame(
+        {
+            "owner": ["ava", "ava"],
+            "status": ["won", "won"],
+            "amount": [100.0, 50.0],
+            "created_at": pd.to_datetime(["2025-05-01 09:00", "2025-06-01 09:00"]),
+            "closed_at": pd.to_datetime(["2025-06-30 23:00", "2025-12-31 10:00"]),
+        }
+    )
+    for c in ("created_at", "closed_at"):
+        opps[c] = opps[c].dt.tz_localize("Europe/Berlin")
+    out = kw.actuals_from_opportunities(opps)
+    assert str(out["period"].dt.tz) == "Europe/Berlin"
+    by_quarter = dict(zip(out["period"].dt.strftime("%Y-%m"), out["amount"], strict=True))
+    assert by_quarter == {"2025-04": 100.0, "2025-07": 0.0, "2025-10": 50.0}
