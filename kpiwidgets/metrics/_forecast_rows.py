@@ -56,7 +56,9 @@ class ForecastRows:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _period_bound(value: Any) -> Any:
+def as_datetime(value: Any) -> Any:
+    """A date-like bound (ISO string, date, datetime, pandas Timestamp) as a naive datetime;
+    None stays None."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -114,7 +116,7 @@ def forecast_rows(
         sub.cast(nw.String).alias("submitted_by"),
         nw.col("amount").cast(nw.Float64),
     )
-    lo, hi = _period_bound(start), _period_bound(end)
+    lo, hi = as_datetime(start), as_datetime(end)
     if lo is not None:
         lf = lf.filter(nw.col("period") >= lo)
     if hi is not None:

@@ -220,9 +220,15 @@ def prepare(frame: Any, *, name: str = "input", instants: bool = False) -> Prepa
                     native[c] = native[c].dt.tz_localize(None)
         lf = nw.from_native(_connection().from_df(native))
         return Prepared(lf=lf, kind=kind, time_zones=time_zones, utc=instants and bool(time_zones))
-    else:
-        kind = "polars" if nw_frame.implementation.is_polars() else "pyarrow"
+    elif nw_frame.implementation.is_polars():
+        kind = "polars"
         lf = nw_frame.lazy()
+    else:
+        kind = "pyarrow"
+        # narwhals runs pyarrow eagerly, without calendar offsets or conditional
+        # aggregations; DuckDB scans the Arrow table zero-copy and runs every plan. (With
+        # time zones pyarrow keeps its own path: DuckDB would apply its session zone.)
+        lf = nw_frame.lazy() if time_zones else nw.from_native(_connection().from_arrow(frame))
     if time_zones and lf.implementation.is_duckdb():
         check_duckdb_zones(name, time_zones)
     if time_zones and instants:

@@ -26,9 +26,14 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from kpiwidgets.metrics._forecast_rows import ForecastRows, forecast_rows, metric_columns
+from kpiwidgets.metrics._forecast_rows import (
+    ForecastRows,
+    as_datetime,
+    forecast_rows,
+    metric_columns,
+)
 from kpiwidgets.metrics._frames import as_list, datetime_column, drop_null_rows, prepare
-from kpiwidgets.metrics._periods import check_period, period_end, period_start
+from kpiwidgets.metrics._periods import check_period, period_start
 from kpiwidgets.metrics.choices import Aggregate, Period, Submissions, ZeroActuals, check_choice
 from kpiwidgets.metrics.forecast_scores import TRACKING_LIMIT
 
@@ -466,49 +471,36 @@ def actuals_from_opportunities(
         latest = _dt.datetime.combine(latest.date(), _dt.time())
         cutoff = latest + _dt.timedelta(days=1)
     else:
-        cutoff = _as_datetime(as_of)
+        cutoff = as_datetime(as_of)
     # every group with any opportunity, won or not, gets a row per period
     groups = lf.select(*keys).drop_nulls().unique() if keys else None
     lf = lf.filter(nw.col("status") == "won")
     prep.lf = lf
     prep = drop_null_rows(prep, ["__kw_closed", "amount", *keys], name="opportunities (won)")
     won = prep.lf.with_columns(period_start(nw.col("__kw_closed"), period).alias("period"))
-    won = won.filter(period_end(nw.col("period"), period) <= cutoff)
+    grid = _period_grid(bounds["lo"][0], cutoff, period)
+    # Complete periods only: the grid's (the period holding the cutoff is unfinished).
+    won = won.filter(nw.col("period") <= grid[-1]) if grid else won.head(0)
     sums = won.group_by(*keys, "period").agg(
         nw.col("amount").cast(nw.Float64).sum(), nw.len().cast(nw.Int64).alias("deals")
     )
-    first = bounds["lo"][0]
-    grid = _period_grid(first, cutoff, period)
     if not grid:
         return prep.finish(sums.sort(*keys, "period"), tz_columns=["period"])
-    periods = nw.from_dict({"period": grid}, backend="pyarrow").lazy(backend=_backend_of(sums))
-    if groups is None:
-        full = periods
-    else:
-        full = (
-            nw.from_native(groups.collect(backend="pyarrow").to_native())
-            .lazy(backend=_backend_of(sums))
-            .join(periods, how="cross")
-        )
+    full = _frame_like({"period": grid}, sums)
+    if groups is not None:
+        present = groups.collect(backend="pyarrow").to_dict(as_series=False)
+        full = _frame_like(present, sums).join(full, how="cross")
     out = full.join(sums, on=[*keys, "period"], how="left").with_columns(
         nw.col("amount").fill_null(0.0), nw.col("deals").fill_null(0).cast(nw.Int64)
     )
     return prep.finish(out.sort(*keys, "period"), tz_columns=["period"])
 
 
-def _backend_of(lf: nw.LazyFrame) -> Any:
-    impl = lf.implementation
-    return impl if (impl.is_duckdb() or impl.is_polars()) else "polars"
-
-
-def _as_datetime(value: Any) -> _dt.datetime:
-    if isinstance(value, str):
-        return _dt.datetime.fromisoformat(value)
-    if isinstance(value, _dt.datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, _dt.date):
-        return _dt.datetime(value.year, value.month, value.day)
-    return value.to_pydatetime().replace(tzinfo=None)
+def _frame_like(data: dict[str, list[Any]], like: nw.LazyFrame) -> nw.LazyFrame:
+    """A small frame built in Python, on the same engine as ``like`` (to join with it)."""
+    frame = nw.from_dict(data, backend="pyarrow")
+    impl = like.implementation
+    return frame.lazy() if impl.is_pyarrow() else frame.lazy(backend=impl)
 
 
 def _period_grid(first: Any, cutoff: _dt.datetime, period: str) -> list[_dt.datetime]:

@@ -93,7 +93,8 @@ def forecast_projection(
     One row per (``by``…, category): ``period``, ``week_of_period`` (w), ``call``,
     ``call_week`` (the week it was made), ``factor``, ``projection``, ``low``, ``high``,
     ``history`` (ratios behind the factor), ``basis`` (``"owner"``, ``"team"`` or ``""``),
-    ``reason`` (why the projection is NaN, else ``""``), ``actual`` (NaN while open).
+    ``reason`` (why the projection is NaN, else ``""``), ``actual`` (NaN while open; for the
+    team, the actual of the owners whose calls make the team's call).
 
     Examples
     --------
@@ -191,10 +192,19 @@ def project(
     team_ratio = (team_sum["actual"] / team_sum["call"]).rename("ratio").reset_index()
     team_stats = _stats(team_ratio, ["category"], interval)
     now = asof[asof["period"] == target]
+    landed = actuals[actuals["period"] == target]
+    if team and unit:
+        # The team's actual is that of the owners whose calls make the team's call: a
+        # backtest compares like with like (an owner with no call in a category adds none).
+        now = now.merge(landed[[*unit, "actual"]], on=unit, how="left")
     if team:
         now = now.groupby(["period", "category"], as_index=False).agg(
-            call=("call", "sum"), call_week=("call_week", "max")
+            call=("call", "sum"),
+            call_week=("call_week", "max"),
+            actual=("actual", lambda a: a.sum(min_count=1)) if unit else ("call", "size"),
         )
+        if not unit:
+            now["actual"] = float(landed["actual"].sum()) if len(landed) else math.nan
         stats = team_stats.assign(basis="team")
         out = now.merge(stats, on="category", how="left")
     else:
@@ -221,10 +231,7 @@ def project(
     )
     out["basis"] = np.where(enough, out["basis"], "")
     out["week_of_period"] = w
-    landed = actuals[actuals["period"] == target]
-    if team:
-        out["actual"] = float(landed["actual"].sum()) if len(landed) else math.nan
-    else:
+    if not team:
         out = out.merge(landed[[*unit, "actual"]], on=unit, how="left")
     out["actual"] = out["actual"].astype(float)
     return out[cols].sort_values([*([] if team else unit), "category"], ignore_index=True)

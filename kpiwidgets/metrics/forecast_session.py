@@ -130,7 +130,9 @@ class ForecastSession:
     def check(self, *, owner: Any = None, category: Any = None, week: Any = None) -> None:
         """Raise ``ValueError`` naming what the data has when a setting is not in it."""
         if owner is not None and owner not in self.owners:
-            raise ValueError(f"owner {owner!r} has no calls; owners: {', '.join(self.owners)}")
+            raise ValueError(
+                f"owner {owner!r} has no calls; owners: {', '.join(map(str, self.owners))}"
+            )
         if category is not None and category not in self.categories:
             raise ValueError(
                 f"category {category!r} has no calls; categories: {', '.join(self.categories)}"

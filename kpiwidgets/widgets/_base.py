@@ -100,6 +100,10 @@ class KPIWidget(widgets.VBox):
             )
         self._holding = 0
         self._started = False
+        # The error of the last failed compute: a later redraw-only refresh (a change that
+        # recomputes nothing) draws the last good result and must keep saying it.
+        self._compute_error: BaseException | None = None
+        self._last_error: BaseException | None = None
         self.changed: set[str] = set(settings)
         self.controls: dict[str, widgets.Widget] = {}
         self.parts: dict[str, widgets.Widget] = {}
@@ -200,6 +204,10 @@ class KPIWidget(widgets.VBox):
             return self.status_text()
 
         done = self._update(work)
+        if COMPUTE in wanted:
+            self._compute_error = None if done else self._last_error
+        elif done and self._compute_error is not None:
+            self._show_error(self._compute_error)
         self.changed = set()
         self.settings = {name: getattr(self, name) for name in self.setting_names()}
         return done
@@ -278,6 +286,7 @@ class KPIWidget(widgets.VBox):
                 status = work()
             except Exception as exc:
                 log.debug("kpiwidgets update failed\n%s", traceback.format_exc())
+                self._last_error = exc
                 self._show_error(exc)
                 return False
         self.last_update_seconds = time.perf_counter() - started

@@ -172,6 +172,7 @@ class ForecastTracker(KPIWidget):
         # The tabs' frames are computed when first needed (a tab is drawn when shown), so
         # building the tracker computes and draws only what is on screen.
         self._frames: dict[str, Any] = {}
+        self._tab_args: dict[str, Any] = {}
         self._stale: set[str] = set()
         slots = {
             "by_week": "kpi-forecast-by-week",
@@ -220,9 +221,15 @@ class ForecastTracker(KPIWidget):
         return _timestamp(proposal["value"], proposal["trait"].name)
 
     @traitlets.validate("owner")
-    def _valid_owner(self, proposal: dict[str, Any]) -> str | None:
+    def _valid_owner(self, proposal: dict[str, Any]) -> Any:
         value = proposal["value"]
-        return None if value in (None, "") else str(value)
+        if isinstance(value, str) and value == "":
+            return None
+        if value is not None and value not in self.session.owners:
+            # A URL gives text: "7" selects the owner 7 when the ids are numbers.
+            by_text = {str(o): o for o in self.session.owners}
+            return by_text.get(str(value), value)
+        return value
 
     # -- the lifecycle hooks ----------------------------------------------------------------
     def compute(self) -> None:
@@ -245,28 +252,32 @@ class ForecastTracker(KPIWidget):
         self.result = s.by_week(aggregate=self.aggregate, owner=self.owner, **span)
         self.leaderboard_result = s.leaderboard(category=self.category, week=self.week, **span)
         self._frames = {}
+        self._tab_args = {
+            "category": self.category,
+            "week": self.week,
+            "owner": self.owner,
+            "aggregate": self.aggregate,
+            "start": self.start,
+            "end": self.end,
+            "period": self._trend_period,
+        }
         self._summary = self._describe(periods)
 
     def _frame(self, view: str) -> Any:
-        """The frame of tab ``view`` for the current settings (computed once per compute)."""
+        """The frame of tab ``view`` for the settings of the last good compute (a failed
+        compute leaves them, so a tab shown after an error shows the last good view)."""
         if view not in self._frames:
-            s, span = self.session, {"start": self.start, "end": self.end}
+            s, a = self.session, self._tab_args
+            span = {"start": a["start"], "end": a["end"]}
+            common = {"category": a["category"], "owner": a["owner"], **span}
             if view == "periods":
-                frame = s.by_period(
-                    category=self.category,
-                    week=self.week,
-                    owner=self.owner,
-                    aggregate=self.aggregate,
-                    **span,
-                )
+                frame = s.by_period(week=a["week"], aggregate=a["aggregate"], **common)
             elif view == "trend":
-                frame = s.trend(period=self._trend_period, owner=self.owner)
+                frame = s.trend(period=a["period"], owner=a["owner"])
             elif view == "managers":
-                frame = s.managers(
-                    category=self.category, owner=self.owner, aggregate=self.aggregate, **span
-                )
+                frame = s.managers(aggregate=a["aggregate"], **common)
             else:
-                frame = s.projection(period=self._trend_period, week=self.week, owner=self.owner)
+                frame = s.projection(period=a["period"], week=a["week"], owner=a["owner"])
             self._frames[view] = frame
         return self._frames[view]
 
@@ -411,7 +422,8 @@ class ForecastTracker(KPIWidget):
         ]
         self.controls["metric"].style.button_width = "auto"
         owner = widgets.Dropdown(
-            options=[("all owners", _ALL), *((o, o) for o in s.owners)], description="Owner"
+            options=[("all owners", _ALL), *((str(o), o) for o in s.owners)],
+            description="Owner",
         )
         self.link(
             owner,

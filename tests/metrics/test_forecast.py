@@ -883,3 +883,15 @@ def test_actuals_of_tz_aware_opportunities_keep_the_zone_and_close_in_wall_time(
     assert str(out["period"].dt.tz) == "Europe/Berlin"
     by_quarter = dict(zip(out["period"].dt.strftime("%Y-%m"), out["amount"], strict=True))
     assert by_quarter == {"2025-04": 100.0, "2025-07": 0.0, "2025-10": 50.0}
+
+
+def test_team_backtest_actual_counts_only_the_owners_whose_calls_make_the_team_call():
+    # P4 as the target: ava (call 100, won 90) and bo (call 100, won 170) both called
+    # commit; only ava called best case (80). The team's commit actual is 90 + 170 = 260,
+    # its best case actual ava's 90 alone: a call is compared with the same owners' wins.
+    extra = _forecasts([("ava", P4, 7, 80.0, "best_case")])
+    forecasts = pd.concat([PROJ_FC, extra], ignore_index=True)
+    p = kw.forecast_projection(forecasts, PROJ_ACT, period=P4, week=2, by=(), min_history=1)
+    rows = p.set_index("category")
+    assert rows.loc["commit", "call"] == 200.0 and rows.loc["commit", "actual"] == 260.0
+    assert rows.loc["best_case", "call"] == 80.0 and rows.loc["best_case", "actual"] == 90.0

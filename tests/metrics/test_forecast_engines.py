@@ -1,16 +1,27 @@
-"""Forecast metrics on every engine (pandas, polars eager and lazy, DuckDB): the same
-hand-worked numbers, the engine's own frame type back, and an independent DuckDB SQL check on
-generated calls."""
+"""Forecast metrics on every engine (pandas, polars eager and lazy, DuckDB, and here also
+pyarrow tables): the same hand-worked numbers, the engine's own frame type back, and an
+independent DuckDB SQL check on generated calls."""
 
 from __future__ import annotations
 
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import kpiwidgets as kw
+from tests.conftest import ENGINES, Engine
 from tests.helpers import to_pandas
+
+PYARROW = Engine("pyarrow", lambda df: pa.Table.from_pandas(df, preserve_index=False), pa.Table)
+
+
+@pytest.fixture(params=[*ENGINES, "pyarrow"])
+def engine(request) -> Engine:
+    """The shared engines, plus pyarrow tables (run by DuckDB, returned as Arrow)."""
+    return PYARROW if request.param == "pyarrow" else ENGINES[request.param]
+
 
 Q1, Q2, Q3 = "2025-01-01", "2025-04-01", "2025-07-01"
 
