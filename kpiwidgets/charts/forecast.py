@@ -242,14 +242,24 @@ def forecast_trend_chart(
 def manager_chart(
     frame: pd.DataFrame, *, metric: str, formula: str, width: int = 640, height: int = 220
 ) -> alt.LayerChart:
-    """Rep call vs manager adjustment of the same calls, per week of period."""
+    """Rep call vs manager adjustment of the same calls, per week of period; the subtitle
+    adds both scores over all weeks (the rows with no ``week_of_period``)."""
+    overall = frame[frame["week_of_period"].isna()].set_index("submitted_by")
+    lines = [formula]
+    if {"rep", "manager"} <= set(overall.index):
+        fmt = "{:.1%}" if metric != "attainment" else "{:.2f}"
+        rep, manager = overall.loc["rep", metric], overall.loc["manager", metric]
+        lines.append(
+            f"all weeks: rep {fmt.format(rep)}, manager {fmt.format(manager)} "
+            f"on {int(overall.loc['rep', 'n'])} calls a manager adjusted"
+        )
     data = frame.dropna(subset=["week_of_period"]).astype({"week_of_period": int})
     data = data.rename(columns={metric: "value"})
     bars = (
         alt.Chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("week_of_period:O", title="Week of period"),
+            x=alt.X("week_of_period:O", title="Week of period", axis=alt.Axis(labelAngle=0)),
             xOffset=alt.XOffset("submitted_by:N", sort=["rep", "manager"]),
             y=alt.Y("value:Q", axis=_metric_axis(metric)),
             color=alt.Color(
@@ -268,7 +278,7 @@ def manager_chart(
     return bars.properties(
         width=width,
         height=height,
-        title=alt.Title("Rep calls vs manager adjustments (the same calls)", subtitle=formula),
+        title=alt.Title("Rep calls vs manager adjustments (the same calls)", subtitle=lines),
     )
 
 

@@ -136,3 +136,19 @@ def test_the_manager_chart_leaves_out_the_overall_row():
         (4, "manager"),
         (4, "rep"),
     ]
+
+
+def test_the_manager_chart_subtitle_gives_both_scores_over_all_weeks():
+    frame = pd.DataFrame(
+        {
+            "week_of_period": pd.array([4, 4, None, None], dtype="Int64"),
+            "submitted_by": ["manager", "rep", "manager", "rep"],
+            "n": [3, 3, 9, 9],
+            "accuracy": [0.9, 0.8, 0.85, 0.75],
+        }
+    )
+    spec = manager_chart(frame, metric="accuracy", formula="the formula").to_dict()
+    assert spec["title"]["subtitle"] == [
+        "the formula",
+        "all weeks: rep 75.0%, manager 85.0% on 9 calls a manager adjusted",
+    ]
