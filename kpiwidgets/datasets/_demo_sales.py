@@ -94,10 +94,9 @@ def opportunities_frame(
             "closed_at": cfg.to_timestamps(deals.closed),
             "status": cfg.labels(("open", "won", "lost"), deals.status),
             "amount": deals.amount,
-            # Open deals only: when the rep expects them to close (after the data's as-of).
-            "expected_close_at": cfg.to_timestamps(
-                np.where(deals.status == OPEN, deals.natural_close, np.nan)
-            ),
+            # When the rep expected the deal to close, set when it was opened (pipeline
+            # coverage reads it); still-open deals expect to close after the data's as-of.
+            "expected_close_at": cfg.to_timestamps(deals.natural_close),
         }
     )
 

@@ -21,6 +21,7 @@ from kpiwidgets.metrics.funnel import (
     time_to_convert,
 )
 from kpiwidgets.metrics.funnel_session import FunnelSession
+from kpiwidgets.metrics.kpis import kpi, kpi_catalog, kpi_table
 from kpiwidgets.metrics.retention import cohort_retention
 from kpiwidgets.metrics.retention_average import average_retention, retention_triangle
 from kpiwidgets.metrics.retention_session import RetentionSession
@@ -44,6 +45,9 @@ __all__ = [
     "funnel",
     "funnel_entities",
     "funnel_trend",
+    "kpi",
+    "kpi_catalog",
+    "kpi_table",
     "logo_churn",
     "mape",
     "mase",

@@ -106,9 +106,11 @@ def test_covers_two_full_years(t):
                 assert t[name][column.name].max() < pd.Timestamp("2026-01-01"), (name, column)
     deals = t["opportunities"]
     is_open = deals["status"] == "open"
-    # Only open deals have an expected close date, and it lies after the data's as-of.
-    assert deals["expected_close_at"].notna().eq(is_open).all()
+    # Every deal has the close date expected when it was opened; open deals expect to close
+    # after the data's as-of.
+    assert deals["expected_close_at"].notna().all()
     assert deals.loc[is_open, "expected_close_at"].min() >= pd.Timestamp("2026-01-01")
+    assert (deals["expected_close_at"] > deals["created_at"]).all()
 
 
 # --- determinism, caching, scale ----------------------------------------------------------
