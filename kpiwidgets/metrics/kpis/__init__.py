@@ -53,6 +53,7 @@ def kpi_catalog() -> pd.DataFrame:
             "default_by": k.default_by,
             "options": dict(k.options),
             "needs_period": k.needs_period,
+            "headline": k.headline,
         }
         for k in REGISTRY.values()
     ]
@@ -108,7 +109,8 @@ def kpi(
     >>> kw.kpi("leads", ds, period="Y")["value"].tolist()
     [856.0, 1144.0]
     """
-    query, result = _compute(entry(name), data, by, period, start, end, options, {})
+    tables = options.pop("_tables", None)
+    query, result = _compute(entry(name), data, by, period, start, end, options, tables or {})
     return _finish(query, result)
 
 
@@ -171,6 +173,7 @@ def kpi_table(
     start: Any = None,
     end: Any = None,
     errors: str = "raise",
+    _tables: dict | None = None,
 ) -> pd.DataFrame:
     """Many KPIs at once, in one long pandas frame: ``kpi``, ``period``, the ``by`` column,
     ``value``, ``numerator``, ``denominator``, ``n``.
@@ -182,7 +185,7 @@ def kpi_table(
     reason); ``"raise"`` raises.
     """
     chosen = list(names) if names is not None else list(REGISTRY)
-    tables: dict = {}
+    tables: dict = {} if _tables is None else _tables
     parts, skipped = [], {}
     for name in chosen:
         k = entry(name)

@@ -44,6 +44,9 @@ class KPI:
     func: Callable[[Query], nw.LazyFrame]
     needs_period: bool = False
     default_by: str | None = None
+    #: What a scorecard tile shows: "overall", or "largest" (the largest value of the
+    #: default breakdown, e.g. the biggest channel's revenue share).
+    headline: str = "overall"
 
 
 REGISTRY: dict[str, KPI] = {}
@@ -63,6 +66,7 @@ def register(
     options: Mapping[str, tuple[Any, str]] | None = None,
     needs_period: bool = False,
     default_by: str | None = None,
+    headline: str = "overall",
 ) -> Callable[[Callable[[Query], nw.LazyFrame]], Callable[[Query], nw.LazyFrame]]:
     """Add a KPI to the catalog (the decorated function computes it)."""
     assert unit in UNITS and better in ("higher", "lower") and group in GROUPS, name
@@ -83,6 +87,7 @@ def register(
             func=func,
             needs_period=needs_period,
             default_by=default_by,
+            headline=headline,
         )
         return func
 

@@ -153,6 +153,7 @@ def _revenue_growth(q: Query) -> nw.LazyFrame:
     group="sales",
     by=OPP_BY,
     default_by="channel",
+    headline="largest",
 )
 def _revenue_share(q: Query) -> nw.LazyFrame:
     parts = total(q, won(q), "amount").rename({"value": "numerator"})
