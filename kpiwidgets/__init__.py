@@ -13,6 +13,7 @@ from kpiwidgets.metrics import (
     ForecastSession,
     FunnelSession,
     RetentionSession,
+    ScorecardSession,
     TimeToConvert,
     actuals_from_opportunities,
     average_retention,
@@ -42,6 +43,7 @@ from kpiwidgets.metrics import (
 )
 from kpiwidgets.widgets.forecast import ForecastTracker
 from kpiwidgets.widgets.funnel import FunnelExplorer
+from kpiwidgets.widgets.kpi_board import KPIBoard
 from kpiwidgets.widgets.retention import RetentionGrid
 
 __version__ = "0.1.0"
@@ -56,8 +58,10 @@ __all__ = [
     "ForecastTracker",
     "FunnelExplorer",
     "FunnelSession",
+    "KPIBoard",
     "RetentionGrid",
     "RetentionSession",
+    "ScorecardSession",
     "TimeToConvert",
     "actuals_from_opportunities",
     "average_retention",

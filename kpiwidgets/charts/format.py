@@ -34,8 +34,9 @@ _UNIT_WORDS = {"days": "days", "minutes": "min", "months": "months", "touches": 
 
 @dataclass(frozen=True)
 class Formatter:
-    """Formats values of the catalog's units (count, currency, ratio, days, minutes, months,
-    touches) for ``currency`` (ISO 4217) in ``locale`` (``"en"``, ``"pt_BR"``, ``"ru"``, ...).
+    """Formats values of the catalog's units (count, currency, ratio, multiple, days,
+    minutes, months, touches) for ``currency`` (ISO 4217) in ``locale`` (``"en"``,
+    ``"pt_BR"``, ``"ru"``, ...).
 
     NaN (a value that cannot be computed) formats as ``"–"``.
     """
@@ -82,6 +83,8 @@ class Formatter:
             return self.number(value)
         if _missing(value):
             return "–"
+        if unit == "multiple":
+            return f"{self.number(value, 1)}×"
         return f"{self.number(value, 1)} {_UNIT_WORDS.get(unit, unit)}"
 
     def compact(self, value: float, unit: str) -> str:
@@ -102,10 +105,18 @@ class Formatter:
         if unit == "ratio":
             if _missing(delta):
                 return "–"
-            return _signed(self.number(abs(delta) * 100, 1), delta) + " pp"
+            text = self.number(abs(delta) * 100, 1)
+            return _signed(text, 0.0 if round(abs(delta) * 100, 1) == 0 else delta) + " pp"
         if relative is None or _missing(relative):
             return "–"
-        return _signed(self.percent(abs(relative)), relative)
+        shown = 0.0 if round(abs(relative) * 100, 1) == 0 else relative
+        return _signed(self.percent(abs(relative)), shown)
+
+    def rounds_to_zero(self, delta: float, unit: str, relative: float | None) -> bool:
+        """True when :meth:`change` prints no change (±0.0): it is drawn as flat."""
+        if unit == "ratio":
+            return _missing(delta) or round(abs(delta) * 100, 1) == 0
+        return relative is None or _missing(relative) or round(abs(relative) * 100, 1) == 0
 
 
 def _signed(text: str, value: float) -> str:

@@ -26,6 +26,7 @@ from kpiwidgets.metrics.retention import cohort_retention
 from kpiwidgets.metrics.retention_average import average_retention, retention_triangle
 from kpiwidgets.metrics.retention_session import RetentionSession
 from kpiwidgets.metrics.revenue import logo_churn, mrr_movements, revenue_retention
+from kpiwidgets.metrics.scorecard import ScorecardSession
 from kpiwidgets.metrics.time_to_convert import TimeToConvert
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ForecastSession",
     "FunnelSession",
     "RetentionSession",
+    "ScorecardSession",
     "TimeToConvert",
     "actuals_from_opportunities",
     "average_retention",

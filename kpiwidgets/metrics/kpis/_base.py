@@ -21,7 +21,7 @@ from kpiwidgets.metrics._periods import check_period, period_end, period_start
 
 __all__ = ["KPI", "REGISTRY", "Query", "register"]
 
-UNITS = ("count", "currency", "ratio", "days", "minutes", "months", "touches")
+UNITS = ("count", "currency", "ratio", "multiple", "days", "minutes", "months", "touches")
 GROUPS = ("marketing", "sales", "customers")
 # Plan-internal period column (the output calls it "period").
 P = "__kw_period"

@@ -277,7 +277,7 @@ def _pair(q: Query, top: nw.LazyFrame, bottom: nw.LazyFrame) -> nw.LazyFrame:
     "clv_to_cac",
     label="CLV : CAC",
     formula="customer_lifetime_value / customer_acquisition_cost",
-    unit="ratio",
+    unit="multiple",
     better="higher",
     tables=("revenue", "spend", "opportunities"),
     period_by="revenue.month, spend.date, opportunities.closed_at",

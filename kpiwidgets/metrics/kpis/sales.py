@@ -299,7 +299,7 @@ def _pipeline_volume(q: Query) -> nw.LazyFrame:
     label="Pipeline coverage",
     formula="open pipeline expected to close in the period, at its start / (quota − won so "
     "far: 0 at the start)",
-    unit="ratio",
+    unit="multiple",
     better="higher",
     tables=("opportunities", "quotas"),
     period_by="quotas.period (measured at the period start)",
