@@ -333,8 +333,12 @@ class KPIBoard(KPIWidget):
         k = entry(name)
         options = [("overall", _OVERALL)] + [(b, b) for b in k.by]
         if list(self._breakdown.options) != options:
+            keep = self.breakdown
             with self.hold():
+                # New options reset the menu to its first entry, which would write "overall"
+                # back into the setting: put the setting back.
                 self._breakdown.options = options
+                self.breakdown = keep
         self._breakdown.value = _OVERALL if self.breakdown is None else self.breakdown
         self._breakdown.disabled = not k.by
         opts = "; ".join(f"{o} = {d!r} ({why})" for o, (d, why) in k.options.items())

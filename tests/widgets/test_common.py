@@ -63,6 +63,26 @@ def rep_calls(ds, category: str = "commit") -> pd.DataFrame:
     return calls.assign(week=(calls["snapshot_date"] - calls["period"]).dt.days // 7)
 
 
+BOARD_KPIS = [
+    "leads",
+    "cost_per_lead",
+    "revenue",
+    "opportunity_win_rate",
+    "revenue_share",
+    "churn_rate",
+    "customer_acquisition_cost",
+]
+
+
+def _board(ds, **settings) -> KPIWidget:
+    return kw.KPIBoard(ds, kpis=BOARD_KPIS, **settings)
+
+
+def leads_between(ds, start: str, end: str) -> int:
+    created = ds.leads["created_at"]
+    return int(((created >= start) & (created < end)).sum())
+
+
 # -- the registries: one entry per exported widget class ------------------------------------
 Factory = Callable[..., KPIWidget]
 
@@ -71,6 +91,7 @@ FACTORIES: dict[type, Factory] = {
     kw.FunnelExplorer: lambda ds, **settings: kw.FunnelExplorer(ds.funnel_events, **settings),
     kw.RetentionGrid: lambda ds, **settings: kw.RetentionGrid(ds.revenue, **settings),
     kw.ForecastTracker: _tracker,
+    kw.KPIBoard: _board,
 }
 
 #: Settings away from the defaults, for the round trip and the twin.
@@ -105,6 +126,13 @@ CHANGED: dict[type, dict[str, Any]] = {
         "selected_period": "2025-01-01",
         "view": "projection",
     },
+    kw.KPIBoard: {
+        "period": "M",
+        "as_of": "2025-06-01",
+        "group": "sales",
+        "selected": "revenue",
+        "breakdown": "channel",
+    },
 }
 
 #: (factory with whatever the wrong value needs, setting, value wrong for the data, a part
@@ -127,6 +155,7 @@ WRONG_FOR_DATA: dict[type, tuple[Factory, str, Any, str, Any]] = {
         "referral",
     ),
     kw.ForecastTracker: (_tracker, "owner", "Nobody Atall", "Nobody Atall", "Hugo Martin"),
+    kw.KPIBoard: (_board, "selected", "cost_per_leed", "cost_per_leed", "cost_per_lead"),
 }
 
 
@@ -296,15 +325,35 @@ def _forecast_twin(ds, w):
     assert board.to_dict() == pytest.approx((sums["e"] / sums["amount_won"]).to_dict())
 
 
+def _board_twin(ds, w):
+    assert_frame_equal(w.result, w.session.tiles("Q", w.as_of))
+    # By hand, plain pandas: 2025 Q2 leads, the quarter before, and Q2's won revenue.
+    tiles = w.result.set_index("kpi")
+    assert tiles.loc["leads", "value"] == leads_between(ds, "2025-04-01", "2025-07-01")
+    assert tiles.loc["leads", "previous"] == leads_between(ds, "2025-01-01", "2025-04-01")
+    opps = ds.opportunities
+    q2 = opps[(opps["closed_at"] >= "2025-04-01") & (opps["closed_at"] < "2025-07-01")]
+    assert tiles.loc["revenue", "value"] == q2.loc[q2["status"] == "won", "amount"].sum()
+    decided = q2[q2["status"].isin(["won", "lost"])]
+    assert tiles.loc["opportunity_win_rate", "value"] == pytest.approx(
+        (decided["status"] == "won").mean()
+    )
+    # The revenue target is the quarter's summed quotas (the demo's targets table).
+    quota = ds.quotas.loc[ds.quotas["period"] == pd.Timestamp("2025-04-01"), "quota"].sum()
+    assert tiles.loc["revenue", "target"] == quota
+
+
 TWIN_SETTINGS: dict[type, dict[str, Any]] = {
     kw.FunnelExplorer: {"window": "21D", "start": "2024-04-01", "end": "2025-01-01"},
     kw.RetentionGrid: {"period": "Q", "measure": "revenue", "cohort_start": "2024-05-20"},
     kw.ForecastTracker: {"start": "2024-04-01"},
+    kw.KPIBoard: {"as_of": "2025-04-01"},
 }
 TWINS: dict[type, Callable[[Any, KPIWidget], None]] = {
     kw.FunnelExplorer: _funnel_twin,
     kw.RetentionGrid: _retention_twin,
     kw.ForecastTracker: _forecast_twin,
+    kw.KPIBoard: _board_twin,
 }
 
 
@@ -636,6 +685,47 @@ def _tracker_selected_period(ds, w):
     assert set(trend["actual"]) == {won.loc[won["period"] == quarter, "amount"].sum()}
 
 
+# KPIBoard ------------------------------------------------------------------------------------
+def _board_period(ds, w):
+    _set_control(w, "period", "Y")
+    assert w.period == "Y"
+    tiles = w.result.set_index("kpi")
+    assert tiles.loc["leads", "period"] == pd.Timestamp("2025-01-01")
+    assert tiles.loc["leads", "value"] == leads_between(ds, "2025-01-01", "2026-01-01")
+    assert tiles.loc["leads", "previous"] == leads_between(ds, "2024-01-01", "2025-01-01")
+
+
+def _board_group(ds, w):
+    result = w.result
+    _set_control(w, "group", "customers")
+    assert w.group == "customers" and w.result is result  # a filter of the same tiles
+    shown = [c for box in w.parts["tiles"].children for c in getattr(box, "children", [])]
+    names = {cls for tile in shown for cls in tile._dom_classes if cls.startswith("kpi-tile-")}
+    assert {"kpi-tile-churn_rate", "kpi-tile-customer_acquisition_cost"} <= names
+    assert "kpi-tile-leads" not in names
+
+
+def _board_as_of(ds, w):
+    _set_control(w, "as_of", pd.Timestamp("2024-07-01"))
+    assert w.as_of == pd.Timestamp("2024-07-01")
+    tiles = w.result.set_index("kpi")
+    assert tiles.loc["leads", "value"] == leads_between(ds, "2024-07-01", "2024-10-01")
+    assert tiles.loc["leads", "previous"] == leads_between(ds, "2024-04-01", "2024-07-01")
+
+
+def _board_breakdown(ds, w):
+    _set_control(w, "breakdown", "channel")
+    assert w.breakdown == "channel"
+    detail = w.detail_result
+    # By hand: each channel's marketing spend over all quarters is the numerators' sum.
+    spend = ds.spend[ds.spend["team"] == "marketing"].groupby("channel")["amount"].sum()
+    by_channel = detail.groupby("channel")["numerator"].sum()
+    assert by_channel.to_dict() == pytest.approx(spend.to_dict())
+    assert detail.groupby("channel")["denominator"].sum().to_dict() == (
+        ds.leads.groupby("channel").size().astype(float).to_dict()
+    )
+
+
 CONTROL_EFFECTS: dict[type, dict[str, Callable[[Any, KPIWidget], None]]] = {
     kw.FunnelExplorer: {
         "steps": _funnel_steps,
@@ -667,11 +757,18 @@ CONTROL_EFFECTS: dict[type, dict[str, Callable[[Any, KPIWidget], None]]] = {
         "periods": _tracker_periods,
         "selected_period": _tracker_selected_period,
     },
+    kw.KPIBoard: {
+        "period": _board_period,
+        "group": _board_group,
+        "as_of": _board_as_of,
+        "breakdown": _board_breakdown,
+    },
 }
 
 #: The widget with every control there is (RetentionGrid's breakdown controls need by=).
 FULL: dict[type, Factory] = {
     kw.RetentionGrid: WRONG_FOR_DATA[kw.RetentionGrid][0],
+    kw.KPIBoard: lambda ds, **settings: _board(ds, selected="cost_per_lead", **settings),
 }
 
 
