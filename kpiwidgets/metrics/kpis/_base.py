@@ -16,7 +16,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 
 from kpiwidgets._warnings import DroppedRowsWarning
-from kpiwidgets.metrics._frames import Prepared, as_list, prepare
+from kpiwidgets.metrics._frames import Prepared, as_list, materialize, prepare
 from kpiwidgets.metrics._periods import check_period, period_end, period_start
 
 __all__ = ["KPI", "REGISTRY", "Query", "register"]
@@ -148,8 +148,9 @@ class Query:
         return prep.lf
 
     def bucket(self, lf: nw.LazyFrame, timestamp: str | nw.Expr) -> nw.LazyFrame:
-        """Rows with a ``timestamp`` in [start, end), each put in its period (column ``P``);
-        rows with a null timestamp are left out (and counted)."""
+        """Rows with a ``timestamp`` in [start, end), each put in its period (column ``P``).
+        Rows with a null timestamp are not in any period (a lead with no ``mql_at`` is not
+        an MQL), so they are left out without being counted as bad rows."""
         ts = nw.col(timestamp) if isinstance(timestamp, str) else timestamp
         lf = lf.filter(~ts.is_null())
         if self.start is not None:
@@ -159,6 +160,18 @@ class Query:
         if self.period:
             lf = lf.with_columns(period_start(ts, self.period).alias(P))
         return lf
+
+    def shared(self, key: tuple, build: Callable[[], nw.LazyFrame]) -> nw.LazyFrame:
+        """``build()`` computed once per ``key`` for every KPI of a :func:`kw.kpi_table`
+        call (the monthly revenue snapshots several customer KPIs read), materialized."""
+        full = ("__shared__", *key, self.period, tuple(self.by), self.start, self.end)
+        if full not in self.tables:
+            frame = materialize(build())
+            self.tables[full] = (frame, self.driver)
+        frame, driver = self.tables[full]
+        if self.driver is None:
+            self.driver = driver  # results go back as the type of the table it was read from
+        return frame
 
     def option(self, name: str) -> Any:
         return self.options.get(name, self.kpi.options[name][0])
@@ -296,9 +309,16 @@ def _group(q: Query, lf: nw.LazyFrame, *aggs: nw.Expr) -> nw.LazyFrame:
     return lf.group_by(*keys).agg(*aggs) if keys else lf.select(*aggs)
 
 
+def seconds(later: str, earlier: str) -> nw.Expr:
+    """Fractional seconds between two timestamp columns (from microseconds: narwhals'
+    ``total_seconds`` drops the fraction)."""
+    delta = nw.col(later) - nw.col(earlier)
+    return delta.dt.total_microseconds().cast(nw.Float64) / 1_000_000.0
+
+
 def days(later: str, earlier: str) -> nw.Expr:
     """Fractional days between two timestamp columns (seconds / 86 400)."""
-    return (nw.col(later) - nw.col(earlier)).dt.total_seconds().cast(nw.Float64) / 86_400.0
+    return seconds(later, earlier) / 86_400.0
 
 
 def check_period_arg(period: str | None, where: str) -> None:
@@ -319,6 +339,7 @@ __all__ += [
     "period_end",
     "ratio",
     "safe_ratio",
+    "seconds",
     "total",
     "with_value",
 ]

@@ -30,7 +30,11 @@ _MARGIN = ("gross_margin", (1.0, "share of revenue kept after cost of service (1
 
 def monthly(q: Query) -> nw.LazyFrame:
     """(account, month, MRR) with MRR > 0, plus the account's ``by`` columns (from the first
-    won opportunity of the account)."""
+    won opportunity of the account); computed once for every KPI of a ``kpi_table``."""
+    return q.shared(("monthly",), lambda: _monthly(q))
+
+
+def _monthly(q: Query) -> nw.LazyFrame:
     lf = q.table("revenue", [_A, "month", "mrr"]).filter(~nw.col("month").is_null())
     lf = lf.with_columns(period_start(nw.col("month"), "M").alias(_M))
     lf = lf.group_by(_A, _M).agg(nw.col("mrr").cast(nw.Float64).fill_null(0.0).sum().alias(_V))
@@ -60,6 +64,10 @@ def _window(q: Query, lf: nw.LazyFrame) -> nw.LazyFrame:
 def balances(q: Query) -> nw.LazyFrame:
     """One row per (period, account) customer at the period's opening or its close:
     ``start`` and ``end`` MRR (0 when not a customer then)."""
+    return q.shared(("balances",), lambda: _balances(q))
+
+
+def _balances(q: Query) -> nw.LazyFrame:
     lf = _window(q, monthly(q))
     if q.period:
         lf = lf.with_columns(period_start(nw.col(_M), q.period).alias(P))
@@ -171,6 +179,10 @@ def _arpa(q: Query) -> nw.LazyFrame:
 def monthly_churn(q: Query) -> nw.LazyFrame:
     """Pooled month-to-month churn over the months of each period: Σ customers lost from
     one month to the next / Σ customers at the month's start."""
+    return q.shared(("monthly_churn",), lambda: _monthly_churn(q))
+
+
+def _monthly_churn(q: Query) -> nw.LazyFrame:
     lf = _window(q, monthly(q))
     nxt = lf.select(_A, nw.col(_M).dt.offset_by("-1mo").alias(_M), nw.lit(1).alias("__kw_stay"))
     months = lf.select(_M).unique()
@@ -233,6 +245,10 @@ def new_customers(q: Query) -> nw.LazyFrame:
 
 
 def cac_frame(q: Query) -> nw.LazyFrame:
+    return q.shared(("cac", bool(q.option("sales_spend"))), lambda: _cac_frame(q))
+
+
+def _cac_frame(q: Query) -> nw.LazyFrame:
     teams = ["marketing", "sales"] if q.option("sales_spend") else ["marketing"]
     spend = q.table("spend", ["date", "amount", "team", *q.by]).filter(nw.col("team").is_in(teams))
     spend = q.bucket(spend, "date")

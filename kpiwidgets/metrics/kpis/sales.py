@@ -350,10 +350,15 @@ def _marketing_roi(q: Query) -> nw.LazyFrame:
             "kpi 'marketing_roi': attribution must be 'lead' or 'opportunity', "
             f"found {attribution!r}"
         )
-    deals = q.table("opportunities", ["status", "amount", "closed_at", "lead_id"]).filter(
-        nw.col("status") == "won"
-    )
-    if attribution == "lead" or "campaign" in q.by:
+    if attribution == "opportunity" and "campaign" in q.by:
+        raise ValueError(
+            "kpi 'marketing_roi': opportunities have no campaign, so attribution='opportunity' "
+            "breaks revenue down by channel only; use attribution='lead' for campaigns"
+        )
+    if attribution == "lead":
+        deals = q.table("opportunities", ["status", "amount", "closed_at", "lead_id"]).filter(
+            nw.col("status") == "won"
+        )
         leads = q.table("leads", ["lead_id", *q.by]).select("lead_id", *q.by).unique("lead_id")
         deals = deals.select("amount", "closed_at", "lead_id").join(leads, on="lead_id", how="left")
     else:
