@@ -32,6 +32,7 @@ __all__ = [
     "materialize",
     "prepare",
     "ratio",
+    "small_frame",
     "time_range",
 ]
 
@@ -359,3 +360,11 @@ def materialize(small: nw.LazyFrame) -> nw.LazyFrame:
     if not small.implementation.is_duckdb():
         return small
     return nw.from_native(_connection().from_arrow(small.collect(backend="pyarrow").to_native()))
+
+
+def small_frame(data: dict[str, list[Any]], like: nw.LazyFrame) -> nw.LazyFrame:
+    """A small frame built in Python (a grid of periods, a few keys) on the same engine as
+    ``like``, so the two can be joined."""
+    frame = nw.from_dict(data, backend="pyarrow")
+    impl = like.implementation
+    return frame.lazy() if impl.is_pyarrow() else frame.lazy(backend=impl)

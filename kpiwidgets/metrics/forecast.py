@@ -32,7 +32,13 @@ from kpiwidgets.metrics._forecast_rows import (
     forecast_rows,
     metric_columns,
 )
-from kpiwidgets.metrics._frames import as_list, datetime_column, drop_null_rows, prepare
+from kpiwidgets.metrics._frames import (
+    as_list,
+    datetime_column,
+    drop_null_rows,
+    prepare,
+    small_frame,
+)
 from kpiwidgets.metrics._periods import check_period, period_start
 from kpiwidgets.metrics.choices import Aggregate, Period, Submissions, ZeroActuals, check_choice
 from kpiwidgets.metrics.forecast_scores import TRACKING_LIMIT
@@ -486,21 +492,14 @@ def actuals_from_opportunities(
     )
     if not grid:
         return prep.finish(sums.sort(*keys, "period"), tz_columns=["period"])
-    full = _frame_like({"period": grid}, sums)
+    full = small_frame({"period": grid}, sums)
     if groups is not None:
         present = groups.collect(backend="pyarrow").to_dict(as_series=False)
-        full = _frame_like(present, sums).join(full, how="cross")
+        full = small_frame(present, sums).join(full, how="cross")
     out = full.join(sums, on=[*keys, "period"], how="left").with_columns(
         nw.col("amount").fill_null(0.0), nw.col("deals").fill_null(0).cast(nw.Int64)
     )
     return prep.finish(out.sort(*keys, "period"), tz_columns=["period"])
-
-
-def _frame_like(data: dict[str, list[Any]], like: nw.LazyFrame) -> nw.LazyFrame:
-    """A small frame built in Python, on the same engine as ``like`` (to join with it)."""
-    frame = nw.from_dict(data, backend="pyarrow")
-    impl = like.implementation
-    return frame.lazy() if impl.is_pyarrow() else frame.lazy(backend=impl)
 
 
 def _period_grid(first: Any, cutoff: _dt.datetime, period: str) -> list[_dt.datetime]:

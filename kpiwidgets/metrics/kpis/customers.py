@@ -4,7 +4,9 @@ and acquisition cost (CAC) with the ratios built on it.
 The revenue table is read as monthly snapshots: an account's MRR in a month is the sum of its
 rows in that calendar month, and it is a customer that month when that MRR is above 0. A
 period's *opening* customers are those of the month before it, its *closing* customers those
-of its last month (a period still running closes at the data's last month).
+of its last month (a period still running closes at the data's last month). ``end`` cuts the
+months read (the data as known then); with a period, ``start`` keeps the periods from the one
+holding it on, and the month before the first one stays as its opening.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def balances(q: Query) -> nw.LazyFrame:
 
 
 def _balances(q: Query) -> nw.LazyFrame:
-    lf = _window(q, monthly(q))
+    lf = _months(q)
     if q.period:
         lf = lf.with_columns(period_start(nw.col(_M), q.period).alias(P))
         months = lf.select(P, _M).unique()
@@ -90,7 +92,26 @@ def _balances(q: Query) -> nw.LazyFrame:
     start = opening.select(*cols, nw.col(_V).alias("start"), nw.lit(0.0).alias("end"))
     end = closing.select(*cols, nw.lit(0.0).alias("start"), nw.col(_V).alias("end"))
     both = nw.concat([start, end], how="vertical")
-    return both.group_by(*cols).agg(nw.col("start").sum(), nw.col("end").sum())
+    return _periods_in_range(
+        q, both.group_by(*cols).agg(nw.col("start").sum(), nw.col("end").sum())
+    )
+
+
+def _months(q: Query) -> nw.LazyFrame:
+    """The months read: before ``end`` (the data as known then; a period running at ``end``
+    closes at its last month before it). With a period, the months before ``start`` stay:
+    the first period's opening customers are those of the month before it."""
+    if not q.period:
+        return _window(q, monthly(q))
+    lf = monthly(q)
+    return lf.filter(nw.col(_M) < q.end) if q.end is not None else lf
+
+
+def _periods_in_range(q: Query, lf: nw.LazyFrame) -> nw.LazyFrame:
+    """With a period, the periods starting on or after ``start``."""
+    if q.period and q.start is not None:
+        lf = lf.filter(nw.col(P) >= period_start(nw.lit(q.start), q.period))
+    return lf
 
 
 def _of_start(q: Query, numerator: nw.Expr, denominator: nw.Expr | None = None) -> nw.LazyFrame:
@@ -183,7 +204,7 @@ def monthly_churn(q: Query) -> nw.LazyFrame:
 
 
 def _monthly_churn(q: Query) -> nw.LazyFrame:
-    lf = _window(q, monthly(q))
+    lf = _months(q)
     nxt = lf.select(_A, nw.col(_M).dt.offset_by("-1mo").alias(_M), nw.lit(1).alias("__kw_stay"))
     months = lf.select(_M).unique()
     last = months.select(nw.col(_M).max().alias("__kw_lastm"))
@@ -193,6 +214,7 @@ def _monthly_churn(q: Query) -> nw.LazyFrame:
     pairs = pairs.with_columns(nw.col(_M).dt.offset_by("1mo").alias("__kw_next"))
     if q.period:
         pairs = pairs.with_columns(period_start(nw.col("__kw_next"), q.period).alias(P))
+        pairs = _periods_in_range(q, pairs)
     lost = nw.col("__kw_stay").is_null().cast(nw.Int64)
     return ratio(q, pairs, lost)
 

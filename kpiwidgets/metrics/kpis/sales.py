@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import narwhals.stable.v2 as nw
 
+from kpiwidgets.metrics._frames import small_frame
 from kpiwidgets.metrics.kpis._base import (
     P,
     Query,
@@ -30,6 +33,7 @@ def opportunities(q: Query, columns: tuple[str, ...] = ()) -> nw.LazyFrame:
 
 def won(q: Query) -> nw.LazyFrame:
     lf = opportunities(q).filter(nw.col("status") == "won")
+    q.count_dropped("won deals without closed_at", lf.filter(nw.col("closed_at").is_null()))
     return q.bucket(lf, "closed_at")
 
 
@@ -236,32 +240,55 @@ def _sales_cycle(q: Query) -> nw.LazyFrame:
 
 def _snapshots(q: Query) -> nw.LazyFrame:
     """One row per (open deal, period): the deals open at each period's end (created before
-    it, not closed by it). Without a period, one snapshot at ``end`` (or the latest
-    timestamp of the table)."""
+    it, not closed by it). Every period from the first creation to the latest timestamp has
+    its snapshot, a quiet one too. Without a period, one snapshot at ``end`` (or the latest
+    timestamp of the table, included)."""
     lf = opportunities(q)
+    first, latest = (
+        lf.select(
+            nw.col("created_at").min().alias("a"),
+            nw.max_horizontal(nw.col("created_at").max(), nw.col("closed_at").max()).alias("b"),
+        )
+        .collect()
+        .row(0)
+    )
+    if first is None:
+        return lf.head(0).with_columns(nw.col("created_at").alias("__kw_end"))
     if q.period:
-        grid = q.bucket(lf, "created_at").select(P).unique()
-        # Every period from the first creation on, so a quiet period still has its snapshot.
-        grid = grid.with_columns(period_end(nw.col(P), q.period).alias("__kw_end"))
+        starts = _period_starts(first, latest, q.period, q.start, q.end)
+        grid = small_frame({P: starts}, lf).with_columns(
+            period_end(nw.col(P), q.period).alias("__kw_end")
+        )
         rows = lf.join(grid, how="cross")
+    elif q.end is None:
+        rows = lf.with_columns(nw.lit(latest).alias("__kw_end"))
+        rows = rows.filter(nw.col("created_at") <= nw.col("__kw_end"))
+        return rows.filter(
+            nw.col("closed_at").is_null() | (nw.col("closed_at") > nw.col("__kw_end"))
+        )
     else:
-        at = q.end
-        if at is None:
-            latest = lf.select(
-                nw.max_horizontal(nw.col("created_at").max(), nw.col("closed_at").max()).alias("t")
-            ).collect()["t"][0]
-            rows = lf.with_columns(nw.lit(latest).alias("__kw_end")).filter(
-                nw.col("created_at") <= nw.col("__kw_end")
-            )
-            rows = rows.filter(
-                nw.col("closed_at").is_null() | (nw.col("closed_at") > nw.col("__kw_end"))
-            )
-            return rows
-        rows = lf.with_columns(nw.lit(at).alias("__kw_end"))
+        rows = lf.with_columns(nw.lit(q.end).alias("__kw_end"))
     is_open = (nw.col("created_at") < nw.col("__kw_end")) & (
         nw.col("closed_at").is_null() | (nw.col("closed_at") >= nw.col("__kw_end"))
     )
     return rows.filter(is_open)
+
+
+def _period_starts(first: Any, latest: Any, period: str, start: Any, end: Any) -> list[Any]:
+    """Starts of the calendar periods from the one holding ``first`` to the one holding
+    ``latest``, within [start, end)."""
+    import pandas as pd
+
+    alias = {"M": "M", "Q": "Q", "Y": "Y"}[period]
+    lo = pd.Timestamp(first).to_period(alias).start_time
+    hi = pd.Timestamp(latest).to_period(alias).start_time
+    starts = pd.date_range(lo, hi, freq={"M": "MS", "Q": "QS", "Y": "YS"}[period])
+    keep = [
+        s
+        for s in starts
+        if (start is None or s >= pd.Timestamp(start)) and (end is None or s < pd.Timestamp(end))
+    ]
+    return [s.to_pydatetime() for s in keep]
 
 
 @register(
@@ -421,8 +448,8 @@ def _stage_conversion(q: Query) -> nw.LazyFrame:
 @register(
     "backward_moves",
     label="Backward stage moves",
-    formula="stage entries into a stage the deal had already passed (re-entering an earlier "
-    "stage), by the day of the move",
+    formula="moves back to an earlier stage (one the deal first reached before the stage it "
+    "leaves), by the day of the move",
     unit="count",
     better="lower",
     tables=("stage_history",),
@@ -431,9 +458,14 @@ def _stage_conversion(q: Query) -> nw.LazyFrame:
     by=("stage",),
 )
 def _backward_moves(q: Query) -> nw.LazyFrame:
+    # A move is backward when the stage entered was first reached before the stage the deal
+    # leaves: lead → qualified → lead → qualified has one backward move, not two re-entries.
     lf = q.table("stage_history", ["opportunity_id", "stage", "entered_at"]).filter(
         ~nw.col("entered_at").is_null()
     )
     first = nw.col("entered_at").min().over("opportunity_id", "stage")
     lf = lf.with_columns(first.alias("__kw_first"))
-    return count(q, q.bucket(lf.filter(nw.col("entered_at") > nw.col("__kw_first")), "entered_at"))
+    before = nw.col("__kw_first").shift(1).over("opportunity_id", order_by="entered_at")
+    lf = lf.with_columns(before.alias("__kw_left"))
+    moves = lf.filter(nw.col("__kw_first") < nw.col("__kw_left"))
+    return count(q, q.bucket(moves, "entered_at"))
