@@ -61,6 +61,16 @@ class Formatter:
             return "–"
         return format_currency(value, self.currency, locale=self.locale)
 
+    def amount(self, value: float) -> str:
+        """Money rounded to whole units, with the currency: ``$332,900``, ``R$ 1.235``."""
+        if _missing(value):
+            return "–"
+        pattern = Locale.parse(self.locale).currency_formats["standard"].pattern
+        whole = pattern.replace(".00", "").replace(".##", "")
+        return format_currency(
+            value, self.currency, format=whole, locale=self.locale, currency_digits=False
+        )
+
     def number(self, value: float, digits: int = 0) -> str:
         if _missing(value):
             return "–"

@@ -19,6 +19,7 @@ from kpiwidgets.charts.forecast import (
     manager_chart,
     projection_chart,
 )
+from kpiwidgets.charts.format import Formatter
 from kpiwidgets.metrics.choices import Aggregate, choices
 from kpiwidgets.metrics.forecast_session import FORMULAS, METRICS, ForecastSession
 from kpiwidgets.widgets._base import COMPUTE, Frame, KPIWidget
@@ -89,6 +90,8 @@ class ForecastTracker(KPIWidget):
         Optional ``owner``, ``period``, ``quota``: drawn as ticks on *Forecast vs actual*.
     zero_actuals
         As in :func:`kw.forecast_accuracy`.
+    currency, locale
+        How amounts are written in the projection's arithmetic (Babel; default USD / en).
     **settings
         Initial values of the settings below.
 
@@ -164,8 +167,11 @@ class ForecastTracker(KPIWidget):
         quotas: Any = None,
         *,
         zero_actuals: str = "nan",
+        currency: str = "USD",
+        locale: str = "en",
         **settings: Any,
     ) -> None:
+        self.format = Formatter(currency=currency, locale=locale)
         self.session = ForecastSession(forecasts, actuals, quotas, zero_actuals=zero_actuals)
         self._summary = ""
         self._trend_period: pd.Timestamp | None = None
@@ -359,13 +365,14 @@ class ForecastTracker(KPIWidget):
             if row.reason:
                 lines.append(f"{who} {row.category}: no projection: {row.reason}.")
             else:
+                money = self.format.amount
                 lines.append(
                     f"{who} {row.category} at week {row.week_of_period}: latest call "
-                    f"{row.call:,.0f} × median landing ratio {row.factor:.3f} of {row.history} "
-                    f"earlier periods = {row.projection:,.0f} "
-                    f"(interval {row.low:,.0f} – {row.high:,.0f})"
+                    f"{money(row.call)} × median landing ratio {row.factor:.3f} of "
+                    f"{row.history} earlier periods = {money(row.projection)} "
+                    f"(interval {money(row.low)} – {money(row.high)})"
                     + (
-                        f"; it landed at {row.actual:,.0f}."
+                        f"; it landed at {money(row.actual)}."
                         if pd.notna(row.actual)
                         else "; the period is still open."
                     )

@@ -473,9 +473,12 @@ def test_projection_arithmetic_by_hand_with_the_team_fallback(tracker):
     tracker.view = "projection"
     table = tracker.parts["projection_table"].value
     assert (
-        "Team commit at week 3: latest call 470 × median landing ratio 1.053 of 3 earlier "
-        "periods = 495 (interval 485 – 517); it landed at 400." in table
+        "Team commit at week 3: latest call $470 × median landing ratio 1.053 of 3 earlier "
+        "periods = $495 (interval $485 – $517); it landed at $400." in table
     )
+    # In the team's currency and locale (Babel): Brazilian reals, a decimal comma.
+    brl = kw.ForecastTracker(*_frames(), currency="BRL", locale="pt_BR", view="projection")
+    assert "latest call R$\xa0470 × median" in brl.parts["projection_table"].value
     assert table.count("</tr>") == 1 + 3  # header + Ava, Ben, Cy (commit rows only)
 
 
