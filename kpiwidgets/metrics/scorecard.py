@@ -79,7 +79,7 @@ class ScorecardSession:
     >>> s = ScorecardSession(kw.load_demo(n_leads=2_000), kpis=["leads", "revenue"])
     >>> tiles = s.tiles("Y")
     >>> tiles[["kpi", "value", "previous"]].values.tolist()
-    [['leads', 1144.0, 856.0], ['revenue', 1310400.0, 499600.0]]
+    [['leads', 1095.0, 905.0], ['revenue', 381800.0, 684600.0]]
     """
 
     def __init__(self, data: Any, kpis: Sequence[str] | None = None, targets: Any = None):

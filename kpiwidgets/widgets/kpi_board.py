@@ -95,7 +95,7 @@ class KPIBoard(KPIWidget):
     >>> import kpiwidgets as kw
     >>> board = KPIBoard(kw.load_demo(n_leads=2_000), kpis=["leads", "cost_per_lead"])
     >>> board.result[["kpi", "value"]].values.tolist()[0]
-    ['leads', 283.0]
+    ['leads', 291.0]
     >>> board.selected = "cost_per_lead"
     >>> board.breakdown = "channel"
     >>> sorted(board.detail_result["channel"].unique())[:2]

@@ -107,7 +107,7 @@ def kpi(
     >>> import kpiwidgets as kw
     >>> ds = kw.load_demo(n_leads=2_000)
     >>> kw.kpi("leads", ds, period="Y")["value"].tolist()
-    [856.0, 1144.0]
+    [905.0, 1095.0]
     """
     tables = options.pop("_tables", None)
     query, result = _compute(entry(name), data, by, period, start, end, options, tables or {})
@@ -180,11 +180,19 @@ def kpi_table(
 
     Every table is prepared once for all of them (one DuckDB scan registration per pandas
     table). ``by`` applies to the KPIs that allow it; the others are computed overall (their
-    ``by`` column is null). ``names`` defaults to the whole catalog. ``errors="skip"`` leaves
+    ``by`` column is null). ``names`` defaults to the whole catalog (with ``period=None``, less
+    the KPIs that compare periods, listed in ``attrs["skipped"]``). ``errors="skip"`` leaves
     out a KPI whose table is missing and lists it in ``result.attrs["skipped"]`` (name →
     reason); ``"raise"`` raises.
     """
     chosen = list(names) if names is not None else list(REGISTRY)
+    if names is None and period is None:
+        # The whole catalog over the whole range: the KPIs that compare periods have no
+        # value there; they are listed as skipped rather than failing the table.
+        comparing = [n for n in chosen if REGISTRY[n].needs_period]
+        chosen = [n for n in chosen if n not in comparing]
+    else:
+        comparing = []
     tables: dict = {} if _tables is None else _tables
     parts, skipped = [], {}
     for name in chosen:
@@ -207,5 +215,7 @@ def kpi_table(
             frame[by] = None
         parts.append(frame)
     result = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"kpi": []})
+    for name in comparing:
+        skipped[name] = f"kpi {name!r} compares periods: it needs period='M', 'Q' or 'Y'"
     result.attrs["skipped"] = skipped
     return result

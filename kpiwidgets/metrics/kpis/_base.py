@@ -335,6 +335,7 @@ __all__ += [
     "combine",
     "count",
     "days",
+    "join_on_keys",
     "median",
     "period_end",
     "ratio",
@@ -343,3 +344,21 @@ __all__ += [
     "total",
     "with_value",
 ]
+
+
+_NULL_KEY = "\x00kw:null"  # stands for a null breakdown value while two parts are joined
+
+
+def join_on_keys(q: Query, left: nw.LazyFrame, right: nw.LazyFrame, how: str) -> nw.LazyFrame:
+    """Join two parts of a KPI on its keys, a null breakdown value matching a null (a join
+    never matches null with null, which would lose the null group)."""
+    keys = q.keys
+    if not keys:
+        return left.join(right, how="cross")
+    text = [b for b in q.by if left.collect_schema()[b] == nw.String]
+    mark = [nw.col(b).fill_null(_NULL_KEY) for b in text]
+    left = left.with_columns(*mark) if mark else left
+    right = right.with_columns(*mark) if mark else right
+    out = left.join(right, on=keys, how=how)
+    back = [nw.when(nw.col(b) == _NULL_KEY).then(None).otherwise(nw.col(b)).alias(b) for b in text]
+    return out.with_columns(*back) if back else out

@@ -18,6 +18,7 @@ from kpiwidgets.metrics.kpis._base import (
     P,
     Query,
     combine,
+    join_on_keys,
     period_end,
     ratio,
     register,
@@ -25,7 +26,7 @@ from kpiwidgets.metrics.kpis._base import (
     with_value,
 )
 
-ACCOUNT_BY = ("channel", "segment", "product")
+ACCOUNT_BY = ("channel", "segment", "product")  # from opportunities: tables lists it
 _M, _A, _V = "__kw_month", "account_id", "__kw_mrr"
 _MARGIN = ("gross_margin", (1.0, "share of revenue kept after cost of service (1.0 = none)"))
 
@@ -126,7 +127,7 @@ def _of_start(q: Query, numerator: nw.Expr, denominator: nw.Expr | None = None) 
     "opening customers still paying at the close",
     unit="ratio",
     better="higher",
-    tables=("revenue",),
+    tables=("revenue", "opportunities"),
     period_by="revenue.month (opening = the month before the period, close = its last month)",
     group="customers",
     by=ACCOUNT_BY,
@@ -141,7 +142,7 @@ def _retention(q: Query) -> nw.LazyFrame:
     formula="customers at the start who are not customers at the end / customers at start",
     unit="ratio",
     better="lower",
-    tables=("revenue",),
+    tables=("revenue", "opportunities"),
     period_by="revenue.month",
     group="customers",
     by=ACCOUNT_BY,
@@ -156,7 +157,7 @@ def _churn(q: Query) -> nw.LazyFrame:
     formula="Σ MRR at the end of the opening customers / Σ their MRR at the start",
     unit="ratio",
     better="higher",
-    tables=("revenue",),
+    tables=("revenue", "opportunities"),
     period_by="revenue.month",
     group="customers",
     by=ACCOUNT_BY,
@@ -171,7 +172,7 @@ def _nrr(q: Query) -> nw.LazyFrame:
     formula="Σ min(MRR at end, MRR at start) / Σ MRR at start, of the opening customers",
     unit="ratio",
     better="higher",
-    tables=("revenue",),
+    tables=("revenue", "opportunities"),
     period_by="revenue.month",
     group="customers",
     by=ACCOUNT_BY,
@@ -187,7 +188,7 @@ def _grr(q: Query) -> nw.LazyFrame:
     formula="MRR / paying accounts, at the period's close",
     unit="currency",
     better="higher",
-    tables=("revenue",),
+    tables=("revenue", "opportunities"),
     period_by="revenue.month (the period's last month)",
     group="customers",
     by=ACCOUNT_BY,
@@ -229,7 +230,7 @@ def arpa_frame(q: Query) -> nw.LazyFrame:
     formula="ARPA × gross margin / monthly churn rate (pooled over the period's months)",
     unit="currency",
     better="higher",
-    tables=("revenue",),
+    tables=("revenue", "opportunities"),
     period_by="revenue.month",
     group="customers",
     by=ACCOUNT_BY,
@@ -243,7 +244,7 @@ def clv_frame(q: Query) -> nw.LazyFrame:
     margin = float(q.option("gross_margin"))
     churn = monthly_churn(q).select(*q.keys, nw.col("value").alias("__kw_churn"), nw.col("n"))
     arpa = arpa_frame(q)
-    out = arpa.join(churn, on=q.keys, how="inner") if q.keys else arpa.join(churn, how="cross")
+    out = join_on_keys(q, arpa, churn, "inner")
     return out.select(
         *q.keys,
         (nw.col("__kw_arpa") * margin).alias("numerator"),
@@ -305,7 +306,7 @@ def _cac(q: Query) -> nw.LazyFrame:
 def _pair(q: Query, top: nw.LazyFrame, bottom: nw.LazyFrame) -> nw.LazyFrame:
     a = top.select(*q.keys, nw.col("value").alias("numerator"), nw.col("n"))
     b = bottom.select(*q.keys, nw.col("value").alias("denominator"))
-    out = a.join(b, on=q.keys, how="inner") if q.keys else a.join(b, how="cross")
+    out = join_on_keys(q, a, b, "inner")
     ok = ~nw.col("numerator").is_nan() & ~nw.col("denominator").is_nan()
     value = nw.when(ok).then(safe_ratio(nw.col("numerator"), nw.col("denominator")))
     return out.with_columns(value.fill_null(float("nan")).alias("value"))

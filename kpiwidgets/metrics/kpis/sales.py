@@ -13,6 +13,7 @@ from kpiwidgets.metrics.kpis._base import (
     combine,
     count,
     days,
+    join_on_keys,
     median,
     period_end,
     ratio,
@@ -139,7 +140,7 @@ def _revenue_growth(q: Query) -> nw.LazyFrame:
         *q.by,
         nw.col("value").alias("denominator"),
     )
-    out = now.rename({"value": "numerator"}).join(prev, on=q.keys, how="left")
+    out = join_on_keys(q, now.rename({"value": "numerator"}), prev, "left")
     out = out.with_columns(nw.col("denominator").fill_null(0.0))
     return out.with_columns(
         (safe_ratio(nw.col("numerator"), nw.col("denominator")) - 1.0).alias("value")
