@@ -1110,7 +1110,7 @@ COVERED = {
     "cac_payback_months",
     "forecast_accuracy",
 }
-_MODULES = {f"kpiwidgets.metrics.kpis.{m}" for m in ("sales", "customers", "plans")}
+_MODULES = {f"kpiwidgets.metrics.kpis.{m}" for m in ("sales", "pipeline", "customers", "plans")}
 
 
 def test_every_kpi_of_these_modules_is_tested_here():

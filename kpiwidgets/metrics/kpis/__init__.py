@@ -1,7 +1,8 @@
 """The KPI catalog: ``kw.kpi``, ``kw.kpi_table`` and ``kw.kpi_catalog`` (docs/kpis.md).
 
 Every KPI is one registry entry and one small function in a domain module (marketing, sales,
-customers, plans); the scorecard widget, the docs and the tests all read the same registry.
+pipeline, customers, plans); the scorecard widget, the docs and the tests all read the same
+registry.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ import narwhals.stable.v2 as nw
 import pandas as pd
 
 from kpiwidgets.metrics._frames import as_list
-from kpiwidgets.metrics.kpis import customers, marketing, plans, sales  # noqa: F401 - register
+from kpiwidgets.metrics.kpis import (  # noqa: F401 - importing registers the KPIs
+    customers,
+    marketing,
+    pipeline,
+    plans,
+    sales,
+)
 from kpiwidgets.metrics.kpis._base import (
     KPI,
     REGISTRY,
