@@ -41,6 +41,7 @@ from kpiwidgets.metrics import (
     tracking_signal,
     wape,
 )
+from kpiwidgets.widgets._links import deep_link
 from kpiwidgets.widgets.forecast import ForecastTracker
 from kpiwidgets.widgets.funnel import FunnelExplorer
 from kpiwidgets.widgets.kpi_board import KPIBoard
@@ -69,6 +70,7 @@ __all__ = [
     "charts",
     "cohort_retention",
     "count_by_period",
+    "deep_link",
     "forecast_accuracy",
     "forecast_projection",
     "forecast_summary",
