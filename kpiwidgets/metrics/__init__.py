@@ -5,11 +5,8 @@ This package never imports a widget or chart library.
 
 from kpiwidgets.metrics._frames import DroppedRowsWarning
 from kpiwidgets.metrics.counts import count_by_period
-from kpiwidgets.metrics.forecast import (
-    actuals_from_opportunities,
-    forecast_accuracy,
-    forecast_summary,
-)
+from kpiwidgets.metrics.forecast import forecast_accuracy, forecast_summary
+from kpiwidgets.metrics.forecast_actuals import actuals_from_opportunities
 from kpiwidgets.metrics.forecast_projection import forecast_projection
 from kpiwidgets.metrics.forecast_scores import bias, mape, mase, smape, tracking_signal, wape
 from kpiwidgets.metrics.forecast_session import ForecastSession

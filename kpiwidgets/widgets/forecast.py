@@ -23,6 +23,12 @@ from kpiwidgets.charts.format import Formatter
 from kpiwidgets.metrics.choices import Aggregate, choices
 from kpiwidgets.metrics.forecast_session import FORMULAS, METRICS, ForecastSession
 from kpiwidgets.widgets._base import COMPUTE, Frame, KPIWidget
+from kpiwidgets.widgets._forecast_controls import (
+    build_controls,
+    parse_period,
+    period_label,
+    sync_controls,
+)
 from kpiwidgets.widgets._parts import ChartSlot, html_table, placeholder_chart
 
 __all__ = ["ForecastTracker", "period_label"]
@@ -49,28 +55,6 @@ _PROJECTION_COLUMNS = [
 
 def _setting(trait: traitlets.TraitType) -> traitlets.TraitType:
     return trait.tag(setting=True)
-
-
-def period_label(period: Any) -> str:
-    """``2025-10-01`` → ``"2025 Q4"`` for a quarter start, else the ISO date."""
-    ts = pd.Timestamp(period)
-    if ts.day == 1 and ts.month in (1, 4, 7, 10) and ts == ts.normalize():
-        return f"{ts.year} Q{(ts.month - 1) // 3 + 1}"
-    return str(ts.date())
-
-
-def _timestamp(value: Any, name: str) -> pd.Timestamp | None:
-    if value is None or value == "":
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise traitlets.TraitError(
-            f"{name}: expected a date such as '2025-10-01', found {value!r}"
-        ) from exc
-    if pd.isna(ts):
-        return None
-    return ts.tz_localize(None) if ts.tzinfo is not None else ts
 
 
 class ForecastTracker(KPIWidget):
@@ -224,7 +208,7 @@ class ForecastTracker(KPIWidget):
 
     @traitlets.validate("start", "end", "selected_period")
     def _valid_period(self, proposal: dict[str, Any]) -> pd.Timestamp | None:
-        return _timestamp(proposal["value"], proposal["trait"].name)
+        return parse_period(proposal["value"], proposal["trait"].name)
 
     @traitlets.validate("owner")
     def _valid_owner(self, proposal: dict[str, Any]) -> Any:
@@ -408,94 +392,14 @@ class ForecastTracker(KPIWidget):
 
     # -- controls ---------------------------------------------------------------------------
     def layout(self) -> tuple[list[widgets.Widget], list[widgets.Widget]]:
-        s = self.session
-
-        def toggle(name: str, options: list[tuple[str, str]], description: str):
-            control = widgets.ToggleButtons(
-                options=options,
-                description=description,
-                style={"button_width": "auto", "description_width": "auto"},
-            )
-            values = [v for _, v in options]
-            return self.link(
-                control, name, to_control=lambda v: v if v in values else control.value
-            )
-
-        cats = [(c.replace("_", " "), c) for c in s.categories]
-        row1 = [
-            toggle("category", cats, "Category"),
-            toggle("metric", [("WAPE" if m == "wape" else m, m) for m in METRICS], "Metric"),
-            toggle("aggregate", [(a, a) for a in choices(Aggregate)], "Team"),
-        ]
-        self.controls["metric"].style.button_width = "auto"
-        owner = widgets.Dropdown(
-            options=[("all owners", _ALL), *((str(o), o) for o in s.owners)],
-            description="Owner",
-        )
-        self.link(
-            owner,
-            "owner",
-            from_control=lambda v: None if v == _ALL else v,
-            to_control=lambda v: _ALL if v is None else (v if v in s.owners else owner.value),
-        )
-        week = widgets.Dropdown(
-            options=[("every week", -10_000), *((f"week {w}", w) for w in s.weeks)],
-            description="Calls",
-        )
-        self.link(
-            week,
-            "week",
-            from_control=lambda v: None if v == -10_000 else v,
-            to_control=lambda v: -10_000 if v is None else (v if v in s.weeks else week.value),
-        )
-        labels = [(period_label(p), pd.Timestamp(p)) for p in s.periods]
-        periods = widgets.SelectionRangeSlider(
-            options=labels,
-            index=(0, len(labels) - 1),
-            description="Periods",
-            continuous_update=False,
-        )
-        periods.layout.width = "420px"
-        periods.add_class("kpi-control-periods")
-        periods.observe(self._on_range, "value")
-        self.controls["periods"] = periods
-        focus = widgets.Dropdown(options=[("latest", _ALL), *labels], description="Trend of")
-        self.link(
-            focus,
-            "selected_period",
-            from_control=lambda v: None if v == _ALL else v,
-            to_control=lambda v: _ALL if v is None else (v if v in s.periods else focus.value),
-        )
         wrap = widgets.Layout(flex_flow="row wrap", align_items="center")
         head = widgets.HBox(
             [self._slots["by_week"].widget, self._slots["leaderboard"].widget], layout=wrap
         )
-        return (
-            [
-                widgets.HBox(row1, layout=wrap),
-                widgets.HBox([owner, week, periods, focus], layout=wrap),
-            ],
-            [head, self._tabs],
-        )
-
-    def _on_range(self, change: dict[str, Any]) -> None:
-        if self.holding:
-            return
-        options = [v for _, v in self.controls["periods"].options]
-        low, high = change["new"]
-        with self.hold():
-            self.start = None if low == options[0] else low
-            self.end = None if high == options[-1] else high
-        self.refresh(self.REFRESH["start"], changed={"start", "end"})
+        return build_controls(self), [head, self._tabs]
 
     def _sync_controls(self) -> None:
-        slider = self.controls["periods"]
-        options = [v for _, v in slider.options]
-        low = self.start if self.start in options else options[0]
-        high = self.end if self.end in options else options[-1]
-        if slider.value != (low, high):
-            slider.value = (low, high)
-        self.controls["aggregate"].disabled = self.owner is not None
+        sync_controls(self)
 
     def _on_tab(self, change: dict[str, Any]) -> None:
         index = change["new"]

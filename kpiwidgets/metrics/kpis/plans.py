@@ -5,7 +5,8 @@ from __future__ import annotations
 import narwhals.stable.v2 as nw
 
 from kpiwidgets.metrics._forecast_rows import forecast_rows
-from kpiwidgets.metrics.forecast import actuals_from_opportunities, combine
+from kpiwidgets.metrics.forecast import combine
+from kpiwidgets.metrics.forecast_actuals import actuals_from_opportunities
 from kpiwidgets.metrics.kpis._base import P, Query, register
 
 
