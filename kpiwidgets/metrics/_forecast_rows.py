@@ -17,7 +17,6 @@ Written once against narwhals' lazy API. Steps, each counting what it leaves out
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ import narwhals.stable.v2 as nw
 
 from kpiwidgets.metrics._frames import (
     Prepared,
+    as_datetime,
     as_list,
     datetime_column,
     drop_null_rows,
@@ -54,22 +54,6 @@ class ForecastRows:
     unit: list[str]  # ["owner"], or [] when the actuals are the team's
     extras: list[str]  # by columns carried from the forecasts (besides owner)
     counts: dict[str, int] = field(default_factory=dict)
-
-
-def as_datetime(value: Any) -> Any:
-    """A date-like bound (ISO string, date, datetime, pandas Timestamp) as a naive datetime;
-    None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return _dt.datetime.fromisoformat(value)
-    if isinstance(value, _dt.datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, _dt.date):
-        return _dt.datetime(value.year, value.month, value.day)
-    if hasattr(value, "to_pydatetime"):
-        return value.to_pydatetime().replace(tzinfo=None)
-    raise TypeError(f"a period bound must be a date, datetime or ISO string, found {value!r}")
 
 
 def forecast_rows(

@@ -25,6 +25,7 @@ from kpiwidgets.metrics._zones import check_duckdb_zones, from_utc, time_zones_o
 __all__ = [
     "DroppedRowsWarning",
     "Prepared",
+    "as_datetime",
     "as_list",
     "attach_dropped",
     "datetime_column",
@@ -368,3 +369,19 @@ def small_frame(data: dict[str, list[Any]], like: nw.LazyFrame) -> nw.LazyFrame:
     frame = nw.from_dict(data, backend="pyarrow")
     impl = like.implementation
     return frame.lazy() if impl.is_pyarrow() else frame.lazy(backend=impl)
+
+
+def as_datetime(value: Any) -> Any:
+    """A date-like bound (ISO string, date, datetime, pandas Timestamp) as a naive datetime;
+    None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.datetime.fromisoformat(value)
+    if isinstance(value, datetime.datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, datetime.date):
+        return datetime.datetime(value.year, value.month, value.day)
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime().replace(tzinfo=None)
+    raise TypeError(f"a period bound must be a date, datetime or ISO string, found {value!r}")

@@ -8,8 +8,8 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from kpiwidgets.metrics._forecast_rows import as_datetime
 from kpiwidgets.metrics._frames import (
+    as_datetime,
     as_list,
     datetime_column,
     drop_null_rows,

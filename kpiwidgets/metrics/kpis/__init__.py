@@ -14,7 +14,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from kpiwidgets.metrics._frames import as_list
+from kpiwidgets.metrics._frames import as_datetime, as_list
 from kpiwidgets.metrics.kpis import (  # noqa: F401 - importing registers the KPIs
     customers,
     marketing,
@@ -28,7 +28,6 @@ from kpiwidgets.metrics.kpis._base import (
     MissingTable,
     P,
     Query,
-    _as_datetime,
     check_period_arg,
 )
 
@@ -148,8 +147,8 @@ def _compute(
         kpi=k,
         data=data,
         period=period,
-        start=_as_datetime(start),
-        end=_as_datetime(end),
+        start=as_datetime(start),
+        end=as_datetime(end),
         by=keys,
         options=dict(options),
         tables=tables,

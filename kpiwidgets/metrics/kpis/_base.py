@@ -94,18 +94,6 @@ def register(
     return decorate
 
 
-def _as_datetime(value: Any) -> _dt.datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return _dt.datetime.fromisoformat(value)
-    if isinstance(value, _dt.datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, _dt.date):
-        return _dt.datetime(value.year, value.month, value.day)
-    return value.to_pydatetime().replace(tzinfo=None)
-
-
 @dataclass
 class Query:
     """What one KPI computation is asked: the data, period, range, breakdown and options.
