@@ -5,8 +5,9 @@
 ['campaign_stats', 'content', 'forecasts']
 """
 
-from kpiwidgets import charts
+from kpiwidgets import apps, charts
 from kpiwidgets._warnings import DataQualityWarning
+from kpiwidgets.apps import app_data
 from kpiwidgets.datasets import PRESETS, TABLES, Dataset, load_demo, read_dataset
 from kpiwidgets.metrics import (
     DroppedRowsWarning,
@@ -65,6 +66,8 @@ __all__ = [
     "ScorecardSession",
     "TimeToConvert",
     "actuals_from_opportunities",
+    "app_data",
+    "apps",
     "average_retention",
     "bias",
     "charts",

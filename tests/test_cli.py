@@ -8,6 +8,7 @@ checked for what they mean to Voila, not only for how they are spelled.
 
 from __future__ import annotations
 
+import json
 import os
 import webbrowser
 from pathlib import Path
@@ -18,6 +19,7 @@ from nbformat.sign import NotebookNotary
 from voila.app import Voila
 
 from kpiwidgets.__main__ import main
+from kpiwidgets.apps import DATA_ENV, OPTIONS_ENV
 
 APPS = {"overview.ipynb", "funnel_explorer.ipynb", "cohort_retention.ipynb"}
 
@@ -42,6 +44,10 @@ def serve(monkeypatch, tmp_path, capsys):
     # The notebooks are signed in the Jupyter data dir: keep that out of the user's home.
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
     monkeypatch.chdir(tmp_path)  # serve changes directory; monkeypatch changes it back
+    # serve hands --data to the kernels through its environment: restore it afterwards.
+    for name in (DATA_ENV, OPTIONS_ENV):
+        monkeypatch.setenv(name, "")  # recorded, so teardown restores the variable's absence
+        monkeypatch.delenv(name)
 
     def run(*args: str) -> dict:
         calls.clear()
@@ -81,18 +87,81 @@ def test_defaults(serve):
     )
 
 
-def test_port_ip_no_browser_and_tracebacks(serve):
-    got = serve("--port", "9123", "--ip", "0.0.0.0", "--no-browser", "--tracebacks")
+def test_port_host_no_browser_and_tracebacks(serve):
+    got = serve("--port", "9123", "--host", "0.0.0.0", "--no-browser", "--tracebacks")
     app = got["app"]
     assert app.port == 9123
     assert app.ip == "0.0.0.0"
     assert app.open_browser is False
     assert "--no-browser" in got["argv"]
     assert app.config.VoilaConfiguration.show_tracebacks is True
+    # Beyond loopback the apps need a token: generated, handed to Voila, printed in the URL.
+    token = app.token
+    assert isinstance(token, str) and len(token) >= 32
     assert got["out"] == (
-        f"kpiwidgets: serving the apps in {got['folder']} at http://0.0.0.0:9123/ "
+        f"kpiwidgets: serving the apps in {got['folder']} at http://0.0.0.0:9123/?token={token} "
         "(open that address in a browser; Ctrl+C stops the server)\n"
     )
+    # A new token each start, and --ip is the older spelling of --host.
+    again = serve("--ip", "0.0.0.0", "--no-browser")
+    assert again["app"].ip == "0.0.0.0" and again["app"].token not in ("", token)
+
+
+def test_loopback_needs_no_token_unless_given(serve):
+    assert serve("--no-browser")["app"].token is None  # Voila then serves without one
+    got = serve("--no-browser", "--token", "s3cret")
+    assert got["app"].token == "s3cret"
+    assert "http://127.0.0.1:8866/?token=s3cret " in got["out"]
+
+
+def test_preheated_kernels_one_per_app_by_default(serve):
+    config = serve("--no-browser")["app"].config.VoilaConfiguration
+    assert config.preheat_kernel is True and config.default_pool_size == 1
+    config = serve("--no-browser", "--pool-size", "0")["app"].config.VoilaConfiguration
+    assert "preheat_kernel" not in config  # a kernel per request, Voila's default
+
+
+def test_data_folder_is_read_at_start_and_handed_to_the_kernels(serve, tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "leads.csv").write_text(
+        "lead_id,created_at,channel\nL1,31/01/2025,web\nL2,01/02/2025,web\nL3,02/02/2025,ads\n"
+    )
+    got = serve("--no-browser", "--data", str(folder), "--dayfirst", "--preset", "hubspot")
+    assert os.environ[DATA_ENV] == str(folder.resolve())
+    assert json.loads(os.environ[OPTIONS_ENV]) == {"preset": "hubspot", "dayfirst": True}
+    # What was read, and which apps lack a table, before the address.
+    out = got["out"]
+    assert f"kpiwidgets: data from {folder.resolve()}:\n  leads: 3 rows\n" in out
+    assert "app funnel_explorer: needs funnel_events (not in the folder)" in out
+    assert "app overview:" not in out  # the overview needs only leads
+    assert out.index("data from") < out.index("serving the apps")
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (None, "is not a folder"),
+        ({}, "no table files in"),
+        ({"leads.csv": "lead_id,created_at\nL1,03/04/2025\nL2,05/06/2025\n"}, "reads two ways"),
+    ],
+    ids=["missing-folder", "no-table-file", "ambiguous-dates"],
+)
+def test_bad_data_folder_stops_before_serving(files, expected, monkeypatch, tmp_path, capsys):
+    launched = []
+    monkeypatch.setattr(Voila, "launch_instance", staticmethod(lambda **kw: launched.append(kw)))
+    folder = tmp_path / "export"
+    if files is not None:
+        folder.mkdir()
+        for name, text in files.items():
+            (folder / name).write_text(text)
+    assert main(["serve", "--no-browser", "--data", str(folder)]) == 2
+    assert launched == []
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"kpiwidgets serve: cannot use --data {folder}:" in captured.err
+    assert expected in captured.err
+    assert DATA_ENV not in os.environ
 
 
 def test_kernel_transport_is_ipc_on_posix(serve):
