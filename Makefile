@@ -18,7 +18,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # The Voila template ships as installed data: reinstall when it changes.
-DATA := $(wildcard share/jupyter/voila/templates/kpiwidgets/*)
+DATA := $(wildcard share/jupyter/voila/templates/kpiwidgets/* share/jupyter/voila/templates/kpiwidgets/static/*)
 
 $(VENV)/.installed: pyproject.toml $(DATA) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
