@@ -32,8 +32,8 @@ class SecondaryViews:
         self.segments = widgets.HTML()
         self.segments.add_class("kpi-funnel-segments")
         self.panels = {
-            "Trend": widgets.VBox([freq_control, self.trend.widget]),
-            "Time to convert": widgets.VBox([self.ttc.widget, self.ttc_summary]),
+            "Trend": widgets.VBox([freq_control, self.trend.view]),
+            "Time to convert": widgets.VBox([self.ttc.view, self.ttc_summary]),
             "Segments": self.segments,
         }
         self.stale: set[str] = set(self.panels)

@@ -11,11 +11,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import altair as alt
+import ipywidgets as widgets
 import narwhals.stable.v2 as nw
 import pandas as pd
 
 from kpiwidgets.metrics import DroppedRowsWarning
 from kpiwidgets.widgets._chart import chart_widget
+from kpiwidgets.widgets._export import ExportBar, file_stem
 
 __all__ = [
     "STYLES",
@@ -52,8 +54,16 @@ class ChartSlot:
             self.widget = chart_widget(chart, css_class="kpi-chart")
         self.widget.add_class(css_class)
         self._observers: list[tuple[str, Callable[[Any], None]]] = []
+        self._chart, self._table = chart, None
+        #: PNG / SVG / CSV of what the slot shows (see ``_export``); ``view`` is what a layout
+        #: places: the buttons above the chart.
+        self.export = ExportBar(lambda: self._chart, lambda: self._table, name=file_stem(css_class))
+        self.export.add_class(f"{css_class}-export")
+        self.view = widgets.VBox([self.export, self.widget], layout=widgets.Layout(width="100%"))
 
-    def update(self, chart: alt.TopLevelMixin) -> None:
+    def update(self, chart: alt.TopLevelMixin, table: pd.DataFrame | None = None) -> None:
+        """Show ``chart``; ``table`` is what its CSV holds (default: the chart's own data)."""
+        self._chart, self._table = chart, table
         with _inline_rows_unlimited():
             self.widget.chart = chart
         for name, callback in self._observers:

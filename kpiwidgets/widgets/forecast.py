@@ -178,10 +178,10 @@ class ForecastTracker(KPIWidget):
         self._projection_table.add_class("kpi-forecast-projection-table")
         self._tabs = widgets.Tab(
             children=[
-                self._slots["periods"].widget,
-                self._slots["trend"].widget,
-                self._slots["managers"].widget,
-                widgets.VBox([self._slots["projection"].widget, self._projection_table]),
+                self._slots["periods"].view,
+                self._slots["trend"].view,
+                self._slots["managers"].view,
+                widgets.VBox([self._slots["projection"].view, self._projection_table]),
             ]
         )
         for i, title in enumerate(_TAB_TITLES):
@@ -306,7 +306,8 @@ class ForecastTracker(KPIWidget):
         slots = self._slots
         if "by_week" in parts:
             slots["by_week"].update(
-                accuracy_by_week_chart(self.result, metric=self.metric, formula=formula)
+                accuracy_by_week_chart(self.result, metric=self.metric, formula=formula),
+                table=self.result,
             )
         if "leaderboard" in parts:
             slots["leaderboard"].update(
@@ -315,7 +316,8 @@ class ForecastTracker(KPIWidget):
                     metric=self.metric,
                     formula=formula,
                     selected=self.owner,
-                )
+                ),
+                table=self.leaderboard_result,
             )
         self._stale |= parts & set(VIEWS)
         if self.view in self._stale:
@@ -328,15 +330,23 @@ class ForecastTracker(KPIWidget):
         slot = self._slots[view]
         if view == "periods":
             call = "final call of each period" if self.week is None else f"call at week {self.week}"
-            slot.update(forecast_periods_chart(self.periods_result, call=f"{self.category} {call}"))
+            slot.update(
+                forecast_periods_chart(self.periods_result, call=f"{self.category} {call}"),
+                table=self.periods_result,
+            )
         elif view == "trend":
             label = period_label(self._trend_period)
-            slot.update(forecast_trend_chart(self.trend_result, period_label=label))
+            slot.update(
+                forecast_trend_chart(self.trend_result, period_label=label), table=self.trend_result
+            )
         elif view == "managers":
             formula = FORMULAS[self.metric]
-            slot.update(manager_chart(self.managers_result, metric=self.metric, formula=formula))
+            slot.update(
+                manager_chart(self.managers_result, metric=self.metric, formula=formula),
+                table=self.managers_result,
+            )
         else:
-            slot.update(projection_chart(self.projection_result))
+            slot.update(projection_chart(self.projection_result), table=self.projection_result)
             self._projection_table.value = self._projection_html()
 
     def _projection_html(self) -> str:
@@ -394,7 +404,7 @@ class ForecastTracker(KPIWidget):
     def layout(self) -> tuple[list[widgets.Widget], list[widgets.Widget]]:
         wrap = widgets.Layout(flex_flow="row wrap", align_items="center")
         head = widgets.HBox(
-            [self._slots["by_week"].widget, self._slots["leaderboard"].widget], layout=wrap
+            [self._slots["by_week"].view, self._slots["leaderboard"].view], layout=wrap
         )
         return build_controls(self), [head, self._tabs]
 

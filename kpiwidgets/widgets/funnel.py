@@ -222,7 +222,7 @@ class FunnelExplorer(KPIWidget):
         panels = {
             "Funnel": widgets.VBox(
                 [
-                    self._funnel.widget,
+                    self._funnel.view,
                     self._drill.html,
                     widgets.HBox([self._drill.button, self._drill.link]),
                 ]
@@ -294,14 +294,11 @@ class FunnelExplorer(KPIWidget):
         return int(values[0]["step_number"]) if values else None
 
     def _draw_funnel(self) -> None:
-        self._funnel.update(
-            funnel_chart(
-                self._overall_or_groups(),
-                by=self.by,
-                selected_step=self.selected_step,
-                width=WIDGET_CHART_WIDTH,
-            )
+        frame = self._overall_or_groups()
+        chart = funnel_chart(
+            frame, by=self.by, selected_step=self.selected_step, width=WIDGET_CHART_WIDTH
         )
+        self._funnel.update(chart, table=frame)
 
     def _overall_or_groups(self) -> pd.DataFrame:
         frame = to_pandas(self.result)

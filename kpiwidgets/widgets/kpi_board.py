@@ -139,7 +139,7 @@ class KPIBoard(KPIWidget):
         self._detail_table.add_class("kpi-detail-table")
         self._breakdown = widgets.Dropdown(options=[("overall", _OVERALL)], description="By")
         self._detail = widgets.VBox(
-            [self._detail_head, self._breakdown, self._detail_chart.widget, self._detail_table]
+            [self._detail_head, self._breakdown, self._detail_chart.view, self._detail_table]
         )
         self._detail.add_class("kpi-detail")
         self._buttons: dict[str, widgets.Button] = {}
@@ -369,7 +369,8 @@ class KPIBoard(KPIWidget):
                 by=self.breakdown,
                 target=target,
                 formatter=self.format,
-            )
+            ),
+            table=frame,
         )
         self._detail_table.value = ""  # replaced below; kept short while the chart swaps
         shown = _display(frame, k.unit, self.format, self.period)

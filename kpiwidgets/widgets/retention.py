@@ -267,7 +267,8 @@ class RetentionGrid(KPIWidget):
             n_columns = int(shown["period_number"].max()) + 1 if len(shown) else 1
             grid_width = min(max(_CELL_WIDTH * n_columns, 320), 960)
             self._grid.update(
-                retention_heatmap(shown, average, show=self.show, width=grid_width, **common)
+                retention_heatmap(shown, average, show=self.show, width=grid_width, **common),
+                table=shown,
             )
         if "curves" in parts:
             if self.curves == "breakdown" and self.by is not None:
@@ -318,7 +319,7 @@ class RetentionGrid(KPIWidget):
         return text
 
     def layout(self) -> tuple[list[widgets.Widget], list[widgets.Widget]]:
-        return build_controls(self), [self._grid.widget, self._curves.widget]
+        return build_controls(self), [self._grid.view, self._curves.view]
 
     def _sync_controls(self) -> None:
         sync_controls(self)
