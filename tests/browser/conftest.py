@@ -88,8 +88,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(command, *, cwd, log: Path, base: str, env=None, timeout: float = 60):
-    """Start ``command`` (a web server) and wait until ``base`` answers; returns the process."""
+def start_server(
+    command, *, cwd, log: Path, base: str, env=None, timeout: float = 60, probe: str = "/"
+):
+    """Start ``command`` (a web server) and wait until ``base + probe`` answers; returns the
+    process."""
     with log.open("w") as out:
         process = subprocess.Popen(
             command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -97,7 +100,7 @@ def start_server(command, *, cwd, log: Path, base: str, env=None, timeout: float
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(base + "/", timeout=2):
+            with urllib.request.urlopen(base + probe, timeout=2):
                 return process
         except (urllib.error.URLError, ConnectionError, OSError):
             if process.poll() is not None or time.monotonic() > deadline:
