@@ -24,16 +24,9 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from kpiwidgets.apps import APPS  # noqa: E402
+from tests.browser.conftest import FIRST_CHART  # noqa: E402
 
 THUMBS = ROOT / "share/jupyter/voila/templates/kpiwidgets/static"
-# What marks an app as drawn: its main chart's marks (or tiles), not only the spinner gone.
-DRAWN = {
-    "overview": ".kpi-chart svg .mark-rect path",
-    "funnel_explorer": ".kpi-funnel-chart svg .mark-rect path",
-    "cohort_retention": ".kpi-retention-grid svg .mark-rect path",
-    "forecast_accuracy": ".kpi-chart svg path",
-    "kpi_scorecard": ".kpi-tile .kpi-spark polyline",
-}
 
 
 def main(base: str = "http://127.0.0.1:8866") -> None:
@@ -47,21 +40,24 @@ def main(base: str = "http://127.0.0.1:8866") -> None:
         page = browser.new_page(viewport={"width": 1280, "height": 860})
         page.route(
             "**/*",
-            lambda r: r.continue_()
-            if urlparse(r.request.url).netloc == allowed or r.request.url.startswith("data:")
-            else r.abort(),
+            lambda r: (
+                r.continue_()
+                if urlparse(r.request.url).netloc == allowed or r.request.url.startswith("data:")
+                else r.abort()
+            ),
         )
         for app in APPS:
             page.goto(f"{base}/voila/render/{app.name}.ipynb", timeout=120_000)
             page.wait_for_selector("#loading", state="hidden", timeout=120_000)
-            page.locator(DRAWN[app.name]).first.wait_for(timeout=120_000)
+            page.locator(FIRST_CHART[app.name]).first.wait_for(timeout=120_000)
             page.wait_for_timeout(1500)  # let vega finish its transitions
             shot = page.screenshot()
             (ROOT / "docs" / f"{app.name}.png").write_bytes(shot)
             thumb = browser.new_page(viewport={"width": 480, "height": 300})
             data = base64.b64encode(shot).decode()
             thumb.set_content(
-                f"<body style='margin:0'><img style='width:480px' src='data:image/png;base64,{data}'>"
+                "<body style='margin:0'><img style='width:480px' "
+                f"src='data:image/png;base64,{data}'>"
             )
             THUMBS.mkdir(parents=True, exist_ok=True)
             thumb.screenshot(path=str(THUMBS / f"{app.name}.png"))

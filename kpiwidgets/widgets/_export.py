@@ -107,7 +107,7 @@ class ExportBar(anywidget.AnyWidget):
 
     def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             return  # a message of the page we do not know: nothing to do
         self.save(kind)
 
@@ -116,7 +116,8 @@ class ExportBar(anywidget.AnyWidget):
         mime = KINDS[kind][0]
         filename = f"{self.name}.{kind}"
         try:
-            data = export_bytes(kind, self._chart(), self._table())
+            table = self._table() if kind == "csv" else None  # images need only the chart
+            data = export_bytes(kind, self._chart(), table)
         except Exception as exc:  # the page says it; the widget keeps working
             self.send({"error": f"{kind.upper()} not saved: {exc}"})
             return None
@@ -127,6 +128,8 @@ class ExportBar(anywidget.AnyWidget):
 
 def export_bytes(kind: str, chart: alt.TopLevelMixin, table: pd.DataFrame | None) -> bytes:
     """The file of ``kind`` ("png", "svg", "csv") for ``chart`` and its ``table``."""
+    if kind not in KINDS:
+        raise ValueError(f"export: unknown kind {kind!r}; one of {', '.join(KINDS)}")
     if kind == "csv":
         frame = table if table is not None else chart_table(chart)
         if frame is None:
@@ -144,10 +147,16 @@ def export_bytes(kind: str, chart: alt.TopLevelMixin, table: pd.DataFrame | None
 
 
 def chart_table(chart: alt.TopLevelMixin) -> pd.DataFrame | None:
-    """The frame a chart draws: its own data, or the first of its layers' / panels'."""
+    """The frame a chart draws: its own data, or the first of its layers' / panels' (a
+    repeated or faceted chart's inner spec included)."""
     data = getattr(chart, "data", None)
     if isinstance(data, pd.DataFrame):
         return data
+    spec = getattr(chart, "spec", None)
+    if isinstance(spec, alt.SchemaBase):
+        found = chart_table(spec)
+        if found is not None:
+            return found
     for part in ("layer", "hconcat", "vconcat", "concat"):
         subs = getattr(chart, part, None)
         for sub in subs if isinstance(subs, list) else ():

@@ -29,6 +29,15 @@ NOTEBOOKS = ROOT / "notebooks"
 # A first chart takes ~3 s in a preheated kernel; a cold kernel that also
 # builds the demo company needs longer on a busy 2-core machine.
 APP_TIMEOUT_MS = 90_000
+#: What marks each app's first chart as drawn (its marks in the page, not only the spinner
+#: gone): used by the tests, the README screenshots and the first-chart benchmark.
+FIRST_CHART = {
+    "overview": ".kpi-chart svg .mark-rect path",
+    "funnel_explorer": ".kpi-funnel-chart svg .mark-rect path",
+    "cohort_retention": ".kpi-retention-grid svg .mark-rect path",
+    "forecast_accuracy": ".kpi-forecast-by-week svg .mark-line path",
+    "kpi_scorecard": ".kpi-tile .kpi-spark polyline",
+}
 
 
 def _find_chromium() -> str | None:
