@@ -18,6 +18,7 @@ import sys
 
 import pytest
 
+import kpiwidgets as kw
 from tests.browser.conftest import (
     APP_TIMEOUT_MS,
     NOTEBOOKS,
@@ -97,6 +98,24 @@ def test_installed_wheel_serves_every_app(installed_server, page, app):
     for problem in ("Traceback", "There was an error when executing cell", "Error displaying"):
         assert problem not in text, f"{app}: the page says {problem!r}"
     assert page.locator(".kpi-error:visible").count() == 0
+    assert blocked == []
+
+
+def test_installed_wheel_landing_page_with_thumbnails(installed_server, page):
+    """The wheel carries the template: its landing page, a card and a thumbnail per app."""
+    base, _ = installed_server
+    blocked: list[str] = []
+    only_local(page, base, blocked)
+    page.goto(base + "/")
+    cards = page.locator(".kpi-app-card")
+    cards.first.wait_for()
+    assert [cards.nth(i).get_attribute("data-app") for i in range(cards.count())] == [
+        app.name for app in kw.apps.APPS
+    ]
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.kpi-app-card img')]"
+        ".every(img => img.complete && img.naturalWidth > 0)"
+    )
     assert blocked == []
 
 
