@@ -402,10 +402,11 @@ class ForecastTracker(KPIWidget):
 
     # -- controls ---------------------------------------------------------------------------
     def layout(self) -> tuple[list[widgets.Widget], list[widgets.Widget]]:
-        wrap = widgets.Layout(flex_flow="row wrap", align_items="center")
-        head = widgets.HBox(
-            [self._slots["by_week"].view, self._slots["leaderboard"].view], layout=wrap
-        )
+        wrap = widgets.Layout(flex_flow="row wrap", align_items="flex-start", gap="0 24px")
+        pair = [self._slots["by_week"], self._slots["leaderboard"]]
+        for slot in pair:  # fixed-width charts: side by side where the page is wide enough
+            slot.view.layout.width = slot.widget.layout.width = "auto"
+        head = widgets.HBox([slot.view for slot in pair], layout=wrap)
         return build_controls(self), [head, self._tabs]
 
     def _sync_controls(self) -> None:
