@@ -31,6 +31,7 @@ __all__ = [
     "datetime_column",
     "drop_null_rows",
     "materialize",
+    "microseconds_between",
     "prepare",
     "ratio",
     "small_frame",
@@ -149,6 +150,42 @@ class Prepared:
             except (ValueError, TypeError, NotImplementedError):
                 return frame.to_native()
         return frame.to_native()
+
+
+def microseconds_between(lf: nw.LazyFrame, later: str, earlier: str) -> nw.Expr:
+    """``later - earlier`` in whole microseconds (Int64), for two timestamp columns of ``lf``.
+
+    Spark-like engines have no duration arithmetic in narwhals (``total_microseconds`` is not
+    implemented there), so each timestamp becomes microseconds since 1970 first: a zoned
+    timestamp (an instant) by its cast to epoch seconds, exact to the microsecond in a double
+    for any date of this era; a naive one (TIMESTAMP_NTZ, which cannot be cast) from its
+    calendar parts, so the difference is the wall-clock one every other engine gives.
+    """
+    if lf.implementation not in _SPARK_LIKE:
+        return (nw.col(later) - nw.col(earlier)).dt.total_microseconds()
+    schema = lf.collect_schema()
+    return _epoch_us(later, schema[later]) - _epoch_us(earlier, schema[earlier])
+
+
+_SPARK_LIKE = {
+    nw.Implementation.PYSPARK,
+    nw.Implementation.PYSPARK_CONNECT,
+    nw.Implementation.SQLFRAME,
+}
+
+
+def _epoch_us(column: str, dtype: Any) -> nw.Expr:
+    """Microseconds since 1970-01-01 of a timestamp column (see microseconds_between)."""
+    col = nw.col(column)
+    if getattr(dtype, "time_zone", None) is not None:
+        return (col.cast(nw.Float64) * 1_000_000.0).round(0).cast(nw.Int64)
+    year = col.dt.year().cast(nw.Int64)
+    # Days since 1970 of 1 January of `year`, proleptic Gregorian (leap years counted).
+    leap_days = ((year - 1969) / 4).floor() - ((year - 1901) / 100).floor()
+    leap_days = leap_days + ((year - 1601) / 400).floor()
+    days = (year - 1970) * 365 + leap_days.cast(nw.Int64) + col.dt.ordinal_day() - 1
+    seconds = days * 86_400 + col.dt.hour() * 3_600 + col.dt.minute() * 60 + col.dt.second()
+    return seconds.cast(nw.Int64) * 1_000_000 + col.dt.microsecond().cast(nw.Int64)
 
 
 def _duration_exprs(columns: list[str]) -> list[nw.Expr]:

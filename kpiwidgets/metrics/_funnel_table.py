@@ -18,7 +18,7 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from kpiwidgets.metrics._frames import ratio
+from kpiwidgets.metrics._frames import microseconds_between, ratio
 from kpiwidgets.metrics._funnel_plan import FunnelSpec, step_time
 from kpiwidgets.metrics._funnel_steps import StepFrames
 from kpiwidgets.metrics._names import internal
@@ -102,7 +102,7 @@ def step_counts(
     n = spec.n_steps
     values = [_reached(k) for k in range(1, n + 1)]
     if medians:
-        values += [_gap(k) for k in range(2, n + 1)]
+        values += [_gap(k, per_entity) for k in range(2, n + 1)]
     # Per-row values before the TOTAL copy doubles the rows: the copy then carries only the
     # groups and plain numbers.
     rows = per_entity.select(*groups, *values)
@@ -138,7 +138,7 @@ def step_counts_from_steps(
         frame = frames.entered if k == 1 else frames.reached[k]
         if k > 1 and window is not None:
             frame = frame.filter(nw.col(step_time(k)) <= nw.col(t1) + window)
-        values = [_reached(k)] + ([_gap(k)] if k > 1 else [])
+        values = [_reached(k)] + ([_gap(k, frame)] if k > 1 else [])
         if by:
             rows = label_breakdown(frame.select(*by, *values), spec.by)
             rows = with_total_copy(rows, spec.by)
@@ -164,10 +164,10 @@ def _reached(k: int) -> nw.Expr:
     return nw.col(step_time(k)).is_null().__invert__().cast(nw.Int64).alias(internal(f"n{k}"))
 
 
-def _gap(k: int) -> nw.Expr:
+def _gap(k: int, lf: nw.LazyFrame) -> nw.Expr:
     """Per row: t_k - t_{k-1} in microseconds (null unless both reached; median ``m{k}``)."""
-    gap = nw.col(step_time(k)) - nw.col(step_time(k - 1))
-    return gap.dt.total_microseconds().cast(nw.Float64).alias(internal(f"m{k}"))
+    gap = microseconds_between(lf, step_time(k), step_time(k - 1))
+    return gap.cast(nw.Float64).alias(internal(f"m{k}"))
 
 
 def _aggregate(name: str) -> nw.Expr:

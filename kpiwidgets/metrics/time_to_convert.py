@@ -10,6 +10,7 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
+from kpiwidgets.metrics._frames import microseconds_between
 from kpiwidgets.metrics._funnel_plan import FunnelSpec, Steps, step_time
 from kpiwidgets.metrics._funnel_steps import per_entity_steps
 from kpiwidgets.metrics._funnel_table import (
@@ -140,7 +141,7 @@ def time_to_convert(
         *spec.by,
         ta.alias("from_time"),
         tb.alias("to_time"),
-        (tb - ta).dt.total_microseconds().alias(_US),
+        microseconds_between(per_entity, step_time(b), step_time(a)).alias(_US),
     )
     durations_out = durations.with_columns(nw.col(_US).alias("duration")).drop(_US)
     durations_out = durations_out.sort(spec.entity)

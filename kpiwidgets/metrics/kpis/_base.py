@@ -16,7 +16,13 @@ from typing import Any
 import narwhals.stable.v2 as nw
 
 from kpiwidgets._warnings import DroppedRowsWarning
-from kpiwidgets.metrics._frames import Prepared, as_list, materialize, prepare
+from kpiwidgets.metrics._frames import (
+    Prepared,
+    as_list,
+    materialize,
+    microseconds_between,
+    prepare,
+)
 from kpiwidgets.metrics._periods import check_period, period_end, period_start
 
 __all__ = ["KPI", "REGISTRY", "Query", "register"]
@@ -297,16 +303,16 @@ def _group(q: Query, lf: nw.LazyFrame, *aggs: nw.Expr) -> nw.LazyFrame:
     return lf.group_by(*keys).agg(*aggs) if keys else lf.select(*aggs)
 
 
-def seconds(later: str, earlier: str) -> nw.Expr:
-    """Fractional seconds between two timestamp columns (from microseconds: narwhals'
-    ``total_seconds`` drops the fraction)."""
-    delta = nw.col(later) - nw.col(earlier)
-    return delta.dt.total_microseconds().cast(nw.Float64) / 1_000_000.0
+def seconds(lf: nw.LazyFrame, later: str, earlier: str) -> nw.Expr:
+    """Fractional seconds between two timestamp columns of ``lf`` (from microseconds:
+    narwhals' ``total_seconds`` drops the fraction)."""
+    delta = microseconds_between(lf, later, earlier)
+    return delta.cast(nw.Float64) / 1_000_000.0
 
 
-def days(later: str, earlier: str) -> nw.Expr:
-    """Fractional days between two timestamp columns (seconds / 86 400)."""
-    return seconds(later, earlier) / 86_400.0
+def days(lf: nw.LazyFrame, later: str, earlier: str) -> nw.Expr:
+    """Fractional days between two timestamp columns of ``lf`` (seconds / 86 400)."""
+    return seconds(lf, later, earlier) / 86_400.0
 
 
 def check_period_arg(period: str | None, where: str) -> None:

@@ -189,7 +189,7 @@ def _end_to_end(q: Query) -> nw.LazyFrame:
 
 def _response_minutes(q: Query) -> nw.LazyFrame:
     lf = leads_in(q, extra=("first_response_at",))
-    minutes = seconds("first_response_at", "created_at") / 60.0
+    minutes = seconds(lf, "first_response_at", "created_at") / 60.0
     lf = lf.with_columns(minutes.cast(nw.Float64).alias("__kw_min"))
     q.count_dropped("answered before created", lf.filter(nw.col("__kw_min") < 0))
     return lf.filter(nw.col("__kw_min").is_null() | (nw.col("__kw_min") >= 0))

@@ -153,7 +153,7 @@ def _pipeline_coverage(q: Query) -> nw.LazyFrame:
 )
 def _time_in_stage(q: Query) -> nw.LazyFrame:
     lf = stage_steps(q)
-    lf = lf.with_columns(days("__kw_next", "entered_at").alias("__kw_days"))
+    lf = lf.with_columns(days(lf, "__kw_next", "entered_at").alias("__kw_days"))
     return median(q, q.bucket(lf, "entered_at"), "__kw_days")
 
 

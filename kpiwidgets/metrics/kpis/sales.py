@@ -227,7 +227,8 @@ def _aov(q: Query) -> nw.LazyFrame:
     by=OPP_BY,
 )
 def _sales_cycle(q: Query) -> nw.LazyFrame:
-    lf = won(q).with_columns(days("closed_at", "created_at").alias("__kw_days"))
+    lf = won(q)
+    lf = lf.with_columns(days(lf, "closed_at", "created_at").alias("__kw_days"))
     q.count_dropped("closed before created", lf.filter(nw.col("__kw_days") < 0))
     return median(q, lf.filter(nw.col("__kw_days") >= 0), "__kw_days")
 
