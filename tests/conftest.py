@@ -8,6 +8,8 @@ are pinned by hand-computed tests and independent SQL/brute-force oracles elsewh
 
 from __future__ import annotations
 
+import atexit
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,15 +31,52 @@ def _duckdb(frame: pd.DataFrame) -> duckdb.DuckDBPyRelation:
     return duckdb.from_df(frame)
 
 
+@functools.cache
+def spark_session():
+    """One local Spark session per test process (started on first use, stopped at exit).
+
+    One core, one shuffle partition, no code generation, no UI: small data, so the JVM start (a few seconds)
+    is most of the cost. Session time zone UTC: Spark reads timestamps in it.
+    """
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("kpiwidgets-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.default.parallelism", "1")
+        # Small data: compiling generated code costs more than it saves.
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    atexit.register(session.stop)
+    return session
+
+
+def _spark(frame: pd.DataFrame):
+    return spark_session().createDataFrame(frame)
+
+
 ENGINES = {
     "pandas": Engine("pandas", lambda df: df, pd.DataFrame),
     "polars": Engine("polars", pl.from_pandas, pl.DataFrame),
     "polars-lazy": Engine("polars-lazy", lambda df: pl.from_pandas(df).lazy(), pl.LazyFrame),
     "duckdb": Engine("duckdb", _duckdb, duckdb.DuckDBPyRelation),
 }
+try:
+    from pyspark.sql import DataFrame as SparkDataFrame
+except ImportError:  # pragma: no cover - the test extra installs PySpark
+    SparkDataFrame = None
+else:
+    ENGINES["spark"] = Engine("spark", _spark, SparkDataFrame)
 
 
 @pytest.fixture(params=list(ENGINES))
 def engine(request) -> Engine:
-    """Each engine in turn: pandas, polars, polars lazy, DuckDB."""
+    """Each engine in turn: pandas, polars, polars lazy, DuckDB, local Spark."""
     return ENGINES[request.param]

@@ -15,11 +15,13 @@ def click_point(chart_widget, name: str, **fields) -> None:
 
 
 def to_pandas(result):
-    """Any engine's result (pandas, polars eager or lazy, DuckDB relation) as pandas."""
+    """Any engine's result (pandas, polars eager or lazy, DuckDB relation, Spark) as pandas."""
     import pandas as pd
 
     if isinstance(result, pd.DataFrame):
         return result
+    if hasattr(result, "toPandas"):
+        return result.toPandas()  # a Spark DataFrame
     if hasattr(result, "collect") and not hasattr(result, "df"):
         result = result.collect()  # a polars LazyFrame
     if hasattr(result, "to_pandas"):

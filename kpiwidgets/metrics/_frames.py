@@ -20,6 +20,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 
 from kpiwidgets._warnings import DroppedRowsWarning
+from kpiwidgets.metrics._periods import period_index
 from kpiwidgets.metrics._zones import check_duckdb_zones, from_utc, time_zones_of, to_utc
 
 __all__ = [
@@ -145,10 +146,9 @@ class Prepared:
         if self.kind == "polars-lazy":
             return frame.lazy().to_native()
         if self.kind == "lazy":
-            try:
-                return frame.lazy(backend=self.lf.implementation).to_native()
-            except (ValueError, TypeError, NotImplementedError):
-                return frame.to_native()
+            lazy = _lazy_like(frame, self.lf)
+            same = lazy.implementation == self.lf.implementation
+            return lazy.to_native() if same else frame.to_native()
         return frame.to_native()
 
 
@@ -174,16 +174,15 @@ _SPARK_LIKE = {
 }
 
 
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+
+
 def _epoch_us(column: str, dtype: Any) -> nw.Expr:
     """Microseconds since 1970-01-01 of a timestamp column (see microseconds_between)."""
     col = nw.col(column)
     if getattr(dtype, "time_zone", None) is not None:
         return (col.cast(nw.Float64) * 1_000_000.0).round(0).cast(nw.Int64)
-    year = col.dt.year().cast(nw.Int64)
-    # Days since 1970 of 1 January of `year`, proleptic Gregorian (leap years counted).
-    leap_days = ((year - 1969) / 4).floor() - ((year - 1901) / 100).floor()
-    leap_days = leap_days + ((year - 1601) / 400).floor()
-    days = (year - 1970) * 365 + leap_days.cast(nw.Int64) + col.dt.ordinal_day() - 1
+    days = period_index(col, "D") - _EPOCH_ORDINAL  # days since 1970-01-01, from its parts
     seconds = days * 86_400 + col.dt.hour() * 3_600 + col.dt.minute() * 60 + col.dt.second()
     return seconds.cast(nw.Int64) * 1_000_000 + col.dt.microsecond().cast(nw.Int64)
 
@@ -196,10 +195,19 @@ def _as_durations(result: nw.LazyFrame, columns: list[str]) -> nw.LazyFrame:
     exprs = _duration_exprs(columns)
     if result.implementation.is_polars() or result.implementation.is_pyarrow():
         return result.with_columns(exprs)
-    # Some lazy engines (DuckDB) cannot cast a number to a duration: results are small, so
-    # convert through Arrow and hand back a frame of the same engine.
-    impl = result.implementation
+    # Some lazy engines (DuckDB, Spark) cannot cast a number to a duration: results are
+    # small, so convert through Arrow and hand back a frame of the same engine.
     table = nw.from_native(result.collect(backend="pyarrow").to_native()).with_columns(exprs)
+    return _lazy_like(table, result)
+
+
+def _lazy_like(table: nw.DataFrame, like: nw.LazyFrame) -> nw.LazyFrame:
+    """A small eager ``table`` as a lazy frame of ``like``'s engine (polars when narwhals
+    cannot make one there). Spark frames are made in ``like``'s own session, from Arrow."""
+    impl = like.implementation
+    if impl in _SPARK_LIKE:
+        session = like.to_native().sparkSession
+        return nw.from_native(session.createDataFrame(table.to_arrow()))
     try:
         return table.lazy(backend=impl)
     except (ValueError, TypeError, NotImplementedError):
@@ -404,8 +412,7 @@ def small_frame(data: dict[str, list[Any]], like: nw.LazyFrame) -> nw.LazyFrame:
     """A small frame built in Python (a grid of periods, a few keys) on the same engine as
     ``like``, so the two can be joined."""
     frame = nw.from_dict(data, backend="pyarrow")
-    impl = like.implementation
-    return frame.lazy() if impl.is_pyarrow() else frame.lazy(backend=impl)
+    return frame.lazy() if like.implementation.is_pyarrow() else _lazy_like(frame, like)
 
 
 def as_datetime(value: Any) -> Any:

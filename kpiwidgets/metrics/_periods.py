@@ -35,7 +35,7 @@ def period_start(expr: nw.Expr, period: str) -> nw.Expr:
     if period != "W":
         return expr.dt.truncate(_TRUNCATE[period])
     day = expr.dt.truncate("1d")
-    weekday = expr.dt.weekday()  # 1 = Monday ... 7 = Sunday
+    weekday = iso_weekday(expr)
     start = day
     for k in range(2, 8):
         start = nw.when(weekday == k).then(day.dt.offset_by(f"-{k - 1}d")).otherwise(start)
@@ -69,7 +69,16 @@ def period_index(expr: nw.Expr, period: str) -> nw.Expr:
     day = y * 365 + y // 4 - y // 100 + y // 400 + expr.dt.ordinal_day().cast(nw.Int64)
     if period == "D":
         return day
-    return (day - expr.dt.weekday().cast(nw.Int64)) // 7  # all Mondays of a week agree
+    return (day - iso_weekday(expr)) // 7  # all Mondays of a week agree
+
+
+def iso_weekday(expr: nw.Expr) -> nw.Expr:
+    """1 = Monday ... 7 = Sunday on every engine (Int64).
+
+    narwhals' ``dt.weekday`` gives Sunday as 0 on Spark (7 elsewhere); ``(w + 6) % 7 + 1``
+    maps both 0 and 7 to 7 and leaves 1..6 as they are.
+    """
+    return (expr.dt.weekday().cast(nw.Int64) + 6) % 7 + 1
 
 
 def period_index_of(moment: datetime.date, period: str) -> int:
