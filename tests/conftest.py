@@ -35,8 +35,9 @@ def _duckdb(frame: pd.DataFrame) -> duckdb.DuckDBPyRelation:
 def spark_session():
     """One local Spark session per test process (started on first use, stopped at exit).
 
-    One core, one shuffle partition, no code generation, no UI: small data, so the JVM start (a few seconds)
-    is most of the cost. Session time zone UTC: Spark reads timestamps in it.
+    One core, one shuffle partition, no code generation, no UI: the data is small, so the
+    JVM start (a few seconds) is most of the cost. Session time zone UTC: Spark reads
+    timestamps in it.
     """
     from pyspark.sql import SparkSession
 
