@@ -44,7 +44,8 @@ def test_a_tile_opens_its_detail_and_the_breakdown_redraws_it(
     assert overall == 2
     legend = " ".join(page.locator(f"{CHART} .role-legend text").all_text_contents())
     assert "referral" in legend and "events" in legend
-    assert "2025 Q4" in page.locator(".kpi-detail-table").inner_text()
+    # The rows under the chart follow it (the table is sent just after the chart).
+    page.locator(".kpi-detail-table").get_by_text("2025 Q4").first.wait_for()
     assert page.locator(".kpi-detail-table a[download]").count() == 1
 
     assert page.locator(".kpi-error:visible").count() == 0

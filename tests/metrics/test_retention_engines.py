@@ -10,6 +10,7 @@ import pytest
 
 from kpiwidgets.metrics.retention import cohort_retention
 from kpiwidgets.metrics.retention_average import average_retention
+from tests.conftest import ENGINES
 from tests.helpers import to_pandas
 
 SQL_UNIT = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
@@ -44,6 +45,7 @@ def _engines(frame: pd.DataFrame) -> dict[str, object]:
         "polars-lazy": polars.lazy(),
         # Its own connection: results must not depend on DuckDB's default one.
         "duckdb": duckdb.connect().from_arrow(polars.to_arrow()),
+        **({"spark": ENGINES["spark"].convert(frame)} if "spark" in ENGINES else {}),
     }
 
 
@@ -69,6 +71,7 @@ def test_every_engine_gives_the_same_grid(kwargs):
         "polars": pl.DataFrame,
         "polars-lazy": pl.LazyFrame,
         "duckdb": duckdb.DuckDBPyRelation,
+        **({"spark": ENGINES["spark"].kind} if "spark" in ENGINES else {}),
     }
     results = {}
     for name, frame in _engines(SMALL).items():
@@ -95,9 +98,7 @@ def test_every_engine_gives_the_same_average_row():
 
 
 def _average_pandas(result: object) -> pd.DataFrame:
-    if isinstance(result, pl.LazyFrame):
-        return result.collect().to_pandas()
-    return result.to_pandas() if isinstance(result, pl.DataFrame) else result.df()
+    return to_pandas(result)
 
 
 def test_tz_aware_polars_matches_pandas():

@@ -10,6 +10,7 @@ import pytest
 
 from kpiwidgets import DroppedRowsWarning
 from kpiwidgets.metrics.revenue import logo_churn, mrr_movements, revenue_retention
+from tests.conftest import ENGINES
 from tests.helpers import to_pandas
 
 
@@ -225,6 +226,8 @@ def test_every_engine_gives_the_same_answer(metric):
         "polars-lazy": polars.lazy(),
         "duckdb": duckdb.connect().from_arrow(polars.to_arrow()),
     }
+    if "spark" in ENGINES:
+        engines["spark"] = ENGINES["spark"].convert(GENERATED)
     for name, frame in engines.items():
         got = metric(frame)
         assert type(got) is type(frame), name
