@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import ROOT, free_port, start_server, stop_server
+from tests.browser.conftest import ROOT, free_port, run_command, start_server, stop_server
 
 pytestmark = pytest.mark.install
 
@@ -42,15 +42,6 @@ PAGE_TIMEOUT_S = 180
 # What Voila's own lab template loads from a CDN (Font Awesome), and the kpiwidgets template not.
 OUTSIDE_RESOURCE = re.compile(r"<(?:link|script)\b[^>]*\b(?:href|src)=[\"'](?:https?:)?//", re.I)
 LOCAL_URL = re.compile(r"\b(?:href|src)=[\"'](/[^\"']*)", re.I)
-
-
-def _run(command, **kwargs) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, **kwargs)
-    if result.returncode:
-        raise RuntimeError(
-            f"{' '.join(map(str, command))} failed ({result.returncode}):\n"
-            f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-        )
 
 
 def _copy_repository(destination: Path) -> None:
@@ -98,7 +89,7 @@ def binder_server(tmp_path_factory):
     home = work / "home"
     home.mkdir()
     venv = work / "venv"
-    _run([sys.executable, "-m", "venv", venv])
+    run_command([sys.executable, "-m", "venv", venv])
     # Binder's user: a home of its own and the environment's tools first on the PATH; none of
     # this machine's Python or Jupyter settings (config, kernels, data dirs) leak in.
     env = {
@@ -112,11 +103,11 @@ def binder_server(tmp_path_factory):
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     # repo2docker's assemble steps, from the repository's root: requirements.txt, postBuild.
     pip = [venv / "bin" / "python", "-m", "pip", "install", "--quiet"]
-    _run([*pip, "-r", "binder/requirements.txt"], cwd=repo, env=env)
+    run_command([*pip, "-r", "binder/requirements.txt"], cwd=repo, env=env)
     postbuild = repo / "binder" / "postBuild"
     if postbuild.exists():
         postbuild.chmod(0o755)  # repo2docker makes it executable, then runs it
-        _run([postbuild], cwd=repo, env=env)
+        run_command([postbuild], cwd=repo, env=env)
     port = free_port()
     base = f"http://127.0.0.1:{port}{PREFIX.rstrip('/')}"
     log = work / "server.log"

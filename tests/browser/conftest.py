@@ -97,6 +97,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def run_command(command, **kwargs) -> None:
+    """Run ``command`` (an install step); on failure raise with the ends of its output."""
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, **kwargs)
+    if result.returncode:
+        raise RuntimeError(
+            f"{' '.join(map(str, command))} failed ({result.returncode}):\n"
+            f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
+
+
 def start_server(
     command, *, cwd, log: Path, base: str, env=None, timeout: float = 60, probe: str = "/"
 ):

@@ -13,7 +13,6 @@ minute; one server serves every app.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import pytest
@@ -26,6 +25,7 @@ from tests.browser.conftest import (
     free_port,
     only_local,
     open_app,
+    run_command,
     start_server,
     stop_server,
 )
@@ -35,24 +35,15 @@ pytestmark = pytest.mark.install
 APPS = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
 
 
-def _run(command, **kwargs) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, **kwargs)
-    if result.returncode:
-        raise RuntimeError(
-            f"{' '.join(map(str, command))} failed ({result.returncode}):\n"
-            f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-        )
-
-
 @pytest.fixture(scope="module")
 def installed_server(tmp_path_factory):
     """``kpiwidgets serve`` from the wheel alone in a fresh venv; yields (base URL, log path)."""
     work = tmp_path_factory.mktemp("wheel")
     dist = work / "dist"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", dist, ROOT])
+    run_command([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", dist, ROOT])
     (wheel,) = dist.glob("kpiwidgets-*.whl")
     venv = work / "venv"
-    _run([sys.executable, "-m", "venv", venv])
+    run_command([sys.executable, "-m", "venv", venv])
     # A user's environment: none of ours leaks in, and no Jupyter state of this machine's
     # user (kernels, config) either.
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
@@ -62,7 +53,7 @@ def installed_server(tmp_path_factory):
         env[name] = str(work / name.lower())
     env.pop("JUPYTER_PATH", None)
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    _run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", wheel], env=env)
+    run_command([venv / "bin" / "python", "-m", "pip", "install", "--quiet", wheel], env=env)
     elsewhere = work / "somewhere-else"
     elsewhere.mkdir()
     port = free_port()
