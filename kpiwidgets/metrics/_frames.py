@@ -20,7 +20,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 
 from kpiwidgets._warnings import DroppedRowsWarning
-from kpiwidgets.metrics._periods import period_index
+from kpiwidgets.metrics._engines import lazy_like
 from kpiwidgets.metrics._zones import check_duckdb_zones, from_utc, time_zones_of, to_utc
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "datetime_column",
     "drop_null_rows",
     "materialize",
-    "microseconds_between",
     "prepare",
     "ratio",
     "small_frame",
@@ -146,45 +145,10 @@ class Prepared:
         if self.kind == "polars-lazy":
             return frame.lazy().to_native()
         if self.kind == "lazy":
-            lazy = _lazy_like(frame, self.lf)
+            lazy = lazy_like(frame, self.lf)
             same = lazy.implementation == self.lf.implementation
             return lazy.to_native() if same else frame.to_native()
         return frame.to_native()
-
-
-def microseconds_between(lf: nw.LazyFrame, later: str, earlier: str) -> nw.Expr:
-    """``later - earlier`` in whole microseconds (Int64), for two timestamp columns of ``lf``.
-
-    Spark-like engines have no duration arithmetic in narwhals (``total_microseconds`` is not
-    implemented there), so each timestamp becomes microseconds since 1970 first: a zoned
-    timestamp (an instant) by its cast to epoch seconds, exact to the microsecond in a double
-    for any date of this era; a naive one (TIMESTAMP_NTZ, which cannot be cast) from its
-    calendar parts, so the difference is the wall-clock one every other engine gives.
-    """
-    if lf.implementation not in _SPARK_LIKE:
-        return (nw.col(later) - nw.col(earlier)).dt.total_microseconds()
-    schema = lf.collect_schema()
-    return _epoch_us(later, schema[later]) - _epoch_us(earlier, schema[earlier])
-
-
-_SPARK_LIKE = {
-    nw.Implementation.PYSPARK,
-    nw.Implementation.PYSPARK_CONNECT,
-    nw.Implementation.SQLFRAME,
-}
-
-
-_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
-
-
-def _epoch_us(column: str, dtype: Any) -> nw.Expr:
-    """Microseconds since 1970-01-01 of a timestamp column (see microseconds_between)."""
-    col = nw.col(column)
-    if getattr(dtype, "time_zone", None) is not None:
-        return (col.cast(nw.Float64) * 1_000_000.0).round(0).cast(nw.Int64)
-    days = period_index(col, "D") - _EPOCH_ORDINAL  # days since 1970-01-01, from its parts
-    seconds = days * 86_400 + col.dt.hour() * 3_600 + col.dt.minute() * 60 + col.dt.second()
-    return seconds.cast(nw.Int64) * 1_000_000 + col.dt.microsecond().cast(nw.Int64)
 
 
 def _duration_exprs(columns: list[str]) -> list[nw.Expr]:
@@ -198,20 +162,7 @@ def _as_durations(result: nw.LazyFrame, columns: list[str]) -> nw.LazyFrame:
     # Some lazy engines (DuckDB, Spark) cannot cast a number to a duration: results are
     # small, so convert through Arrow and hand back a frame of the same engine.
     table = nw.from_native(result.collect(backend="pyarrow").to_native()).with_columns(exprs)
-    return _lazy_like(table, result)
-
-
-def _lazy_like(table: nw.DataFrame, like: nw.LazyFrame) -> nw.LazyFrame:
-    """A small eager ``table`` as a lazy frame of ``like``'s engine (polars when narwhals
-    cannot make one there). Spark frames are made in ``like``'s own session, from Arrow."""
-    impl = like.implementation
-    if impl in _SPARK_LIKE:
-        session = like.to_native().sparkSession
-        return nw.from_native(session.createDataFrame(table.to_arrow()))
-    try:
-        return table.lazy(backend=impl)
-    except (ValueError, TypeError, NotImplementedError):
-        return table.lazy(backend="polars")
+    return lazy_like(table, result)
 
 
 def _connection() -> Any:
@@ -412,7 +363,7 @@ def small_frame(data: dict[str, list[Any]], like: nw.LazyFrame) -> nw.LazyFrame:
     """A small frame built in Python (a grid of periods, a few keys) on the same engine as
     ``like``, so the two can be joined."""
     frame = nw.from_dict(data, backend="pyarrow")
-    return frame.lazy() if like.implementation.is_pyarrow() else _lazy_like(frame, like)
+    return frame.lazy() if like.implementation.is_pyarrow() else lazy_like(frame, like)
 
 
 def as_datetime(value: Any) -> Any:

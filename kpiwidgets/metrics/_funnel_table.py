@@ -18,7 +18,8 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from kpiwidgets.metrics._frames import microseconds_between, ratio
+from kpiwidgets.metrics._engines import microseconds_between
+from kpiwidgets.metrics._frames import ratio
 from kpiwidgets.metrics._funnel_plan import FunnelSpec, step_time
 from kpiwidgets.metrics._funnel_steps import StepFrames
 from kpiwidgets.metrics._names import internal

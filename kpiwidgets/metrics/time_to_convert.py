@@ -10,7 +10,7 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from kpiwidgets.metrics._frames import microseconds_between
+from kpiwidgets.metrics._engines import microseconds_between
 from kpiwidgets.metrics._funnel_plan import FunnelSpec, Steps, step_time
 from kpiwidgets.metrics._funnel_steps import per_entity_steps
 from kpiwidgets.metrics._funnel_table import (

@@ -29,7 +29,8 @@ from kpiwidgets.widgets._forecast_controls import (
     period_label,
     sync_controls,
 )
-from kpiwidgets.widgets._parts import ChartSlot, html_table, placeholder_chart
+from kpiwidgets.widgets._forecast_text import projection_html
+from kpiwidgets.widgets._parts import ChartSlot, placeholder_chart
 
 __all__ = ["ForecastTracker", "period_label"]
 
@@ -37,20 +38,6 @@ _TAB_TITLES = ("Forecast vs actual", "Snapshot trend", "Rep vs manager", "Projec
 _ALL = "__all__"
 VIEWS = ("periods", "trend", "managers", "projection")
 _EVERY = ("by_week", "leaderboard", *VIEWS)
-_PROJECTION_COLUMNS = [
-    "owner",
-    "category",
-    "call",
-    "call_week",
-    "factor",
-    "projection",
-    "low",
-    "high",
-    "history",
-    "basis",
-    "actual",
-    "reason",
-]
 
 
 def _setting(trait: traitlets.TraitType) -> traitlets.TraitType:
@@ -350,29 +337,13 @@ class ForecastTracker(KPIWidget):
             self._projection_table.value = self._projection_html()
 
     def _projection_html(self) -> str:
-        team = self.projection_result
-        owners = self.projection_owners
-        shown = owners[owners["category"] == self.category][_PROJECTION_COLUMNS]
-        lines = []
-        who = "Team" if self.owner is None else self.owner
-        for row in team[team["category"] == self.category].itertuples():
-            if row.reason:
-                lines.append(f"{who} {row.category}: no projection: {row.reason}.")
-            else:
-                money = self.format.amount
-                lines.append(
-                    f"{who} {row.category} at week {row.week_of_period}: latest call "
-                    f"{money(row.call)} × median landing ratio {row.factor:.3f} of "
-                    f"{row.history} earlier periods = {money(row.projection)} "
-                    f"(interval {money(row.low)} – {money(row.high)})"
-                    + (
-                        f"; it landed at {money(row.actual)}."
-                        if pd.notna(row.actual)
-                        else "; the period is still open."
-                    )
-                )
-        note = "".join(f"<div class='kpi-table-note'>{html.escape(t)}</div>" for t in lines)
-        return note + html_table(shown, max_rows=50, css_class="kpi-table")
+        return projection_html(
+            self.projection_result,
+            self.projection_owners,
+            category=self.category,
+            owner=self.owner,
+            money=self.format.amount,
+        )
 
     def _describe(self, periods: list[pd.Timestamp]) -> str:
         board = self.leaderboard_result

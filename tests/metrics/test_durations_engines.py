@@ -1,6 +1,6 @@
 """Durations between timestamps on every engine, against Python's datetime arithmetic.
 
-``microseconds_between`` takes Spark (which has no duration arithmetic in narwhals) through
+``_engines.microseconds_between`` takes Spark (which has no duration arithmetic in narwhals) through
 calendar parts for naive timestamps; these pairs cross what a day count can get wrong: leap
 days, century years, the year boundary, dates before 1970, and sub-second fractions.
 """
@@ -12,7 +12,7 @@ import datetime as dt
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from kpiwidgets.metrics._frames import microseconds_between
+from kpiwidgets.metrics._engines import microseconds_between
 from kpiwidgets.metrics._periods import iso_weekday
 from tests.helpers import to_pandas
 

@@ -16,11 +16,11 @@ from typing import Any
 import narwhals.stable.v2 as nw
 
 from kpiwidgets._warnings import DroppedRowsWarning
+from kpiwidgets.metrics._engines import microseconds_between
 from kpiwidgets.metrics._frames import (
     Prepared,
     as_list,
     materialize,
-    microseconds_between,
     prepare,
 )
 from kpiwidgets.metrics._periods import check_period, period_end, period_start
