@@ -20,8 +20,14 @@ from typing import Any
 import narwhals.stable.v2 as nw
 
 from kpiwidgets._warnings import DroppedRowsWarning
-from kpiwidgets.metrics._engines import lazy_like
-from kpiwidgets.metrics._zones import check_duckdb_zones, from_utc, time_zones_of, to_utc
+from kpiwidgets.metrics._engines import SPARK_LIKE, lazy_like
+from kpiwidgets.metrics._zones import (
+    check_duckdb_zones,
+    check_spark_zones,
+    from_utc,
+    time_zones_of,
+    to_utc,
+)
 
 __all__ = [
     "DroppedRowsWarning",
@@ -120,9 +126,12 @@ class Prepared:
             out = result.collect(backend="polars" if self.kind == "polars" else "pyarrow")
         if durations:
             out = _as_durations(out, durations)
-        if zone is not None and out.implementation.is_duckdb():
-            # DuckDB's zone is its connection's (UTC here, see prepare): naive values become
-            # TIMESTAMPTZ by a cast (narwhals' replace_time_zone leaves them naive).
+        if zone is not None and (
+            out.implementation.is_duckdb() or out.implementation in SPARK_LIKE
+        ):
+            # DuckDB's zone is its connection's (UTC here, see prepare), Spark's its session's
+            # (UTC for instants, see prepare): naive values become zoned by a cast (narwhals'
+            # replace_time_zone leaves them naive there).
             zoned = nw.Datetime("us", zone)
             out = out.with_columns(nw.col(c).cast(zoned) for c in [*restore, *instants])
         elif zone is not None:
@@ -229,6 +238,8 @@ def prepare(frame: Any, *, name: str = "input", instants: bool = False) -> Prepa
         lf = nw_frame.lazy() if time_zones else nw.from_native(_connection().from_arrow(frame))
     if time_zones and lf.implementation.is_duckdb():
         check_duckdb_zones(name, time_zones)
+    if time_zones and instants and lf.implementation in SPARK_LIKE:
+        check_spark_zones(name, time_zones)
     if time_zones and instants:
         lf = lf.with_columns(
             *(nw.col(c).dt.replace_time_zone(None).alias(f"{WALL_PREFIX}{c}") for c in time_zones),

@@ -54,6 +54,21 @@ def check_duckdb_zones(name: str, time_zones: dict[str, str]) -> None:
         )
 
 
+def check_spark_zones(name: str, time_zones: dict[str, str]) -> None:
+    """Spark shows TIMESTAMP in its session's zone; durations and order are computed on UTC
+    instants, which narwhals can only make from a session in UTC."""
+    zone = next(iter(time_zones.values()))
+    if zone not in UTC_ZONES:
+        columns = ", ".join(map(repr, time_zones))
+        raise ValueError(
+            f"{name}: column(s) {columns} are Spark TIMESTAMP values shown in the session's "
+            f"time zone {zone!r}; funnels, durations and KPIs compute Spark timestamps as UTC "
+            "instants, which needs the session in UTC: "
+            "spark.conf.set('spark.sql.session.timeZone', 'UTC') (calendar periods of "
+            "cohort_retention in the session's zone work in any session zone)"
+        )
+
+
 def time_zones_of(frame: nw.DataFrame | nw.LazyFrame) -> dict[str, str]:
     if isinstance(frame, nw.DataFrame) and frame.implementation.is_pandas():
         # Read pandas dtypes directly: narwhals maps some zone names (e.g. America/New_York)

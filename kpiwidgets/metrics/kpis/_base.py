@@ -131,7 +131,7 @@ class Query:
             frame = _get(self.data, name)
             if frame is None:
                 raise MissingTable(name, self.kpi.name)
-            prep = prepare(frame, name=name)
+            prep = _with_instants(prepare(frame, name=name, instants=True))
             self.tables[name] = prep
         schema = prep.lf.collect_schema()
         missing = [c for c in columns if c not in schema]
@@ -303,10 +303,39 @@ def _group(q: Query, lf: nw.LazyFrame, *aggs: nw.Expr) -> nw.LazyFrame:
     return lf.group_by(*keys).agg(*aggs) if keys else lf.select(*aggs)
 
 
+INSTANT_PREFIX = "__kw_instant_"
+
+
+def instant_column(column: str) -> str:
+    """Hidden column holding the naive UTC instant of a tz-aware ``column`` (see
+    :func:`_with_instants`)."""
+    return f"{INSTANT_PREFIX}{column}"
+
+
+def _with_instants(prep: Prepared) -> Prepared:
+    """KPI tables keep tz-aware timestamps as wall time in their zone (periods are calendar
+    periods there) and each one's UTC instant in :func:`instant_column`, which durations are
+    computed from: a lead answered 20 minutes after it came in across the night clocks fall
+    back is 20 minutes, not -40."""
+    if not prep.utc:
+        return prep
+    zoned = list(prep.time_zones)
+    walls = [nw.col(prep.wall_column(c)).alias(c) for c in zoned]
+    instants = [nw.col(c).alias(instant_column(c)) for c in zoned]
+    prep.lf = prep.lf.with_columns(*walls, *instants).drop([prep.wall_column(c) for c in zoned])
+    prep.utc = False
+    return prep
+
+
 def seconds(lf: nw.LazyFrame, later: str, earlier: str) -> nw.Expr:
     """Fractional seconds between two timestamp columns of ``lf`` (from microseconds:
-    narwhals' ``total_seconds`` drops the fraction)."""
-    delta = microseconds_between(lf, later, earlier)
+    narwhals' ``total_seconds`` drops the fraction), on their UTC instants where the columns
+    were tz-aware (:func:`instant_column`)."""
+    names = set(lf.collect_schema().names())
+    pair = [instant_column(c) if instant_column(c) in names else c for c in (later, earlier)]
+    if (pair[0] == later) != (pair[1] == earlier):
+        raise AssertionError(f"durations: {later!r} and {earlier!r} must both be zoned or not")
+    delta = microseconds_between(lf, *pair)
     return delta.cast(nw.Float64) / 1_000_000.0
 
 
@@ -329,6 +358,7 @@ __all__ += [
     "combine",
     "count",
     "days",
+    "instant_column",
     "join_on_keys",
     "median",
     "period_end",

@@ -14,6 +14,7 @@ from kpiwidgets.metrics.kpis._base import (
     combine,
     count,
     days,
+    instant_column,
     median,
     period_end,
     ratio,
@@ -160,8 +161,14 @@ def _time_in_stage(q: Query) -> nw.LazyFrame:
 def stage_steps(q: Query) -> nw.LazyFrame:
     """Each stage entry with the time the deal entered its next stage (null for the last)."""
     lf = q.table("stage_history", ["opportunity_id", "stage", "entered_at"])
-    nxt = nw.col("entered_at").shift(-1).over("opportunity_id", order_by="entered_at")
-    return lf.filter(~nw.col("entered_at").is_null()).with_columns(nxt.alias("__kw_next"))
+    lf = lf.filter(~nw.col("entered_at").is_null())
+    # Order by the instant where the column was tz-aware (wall time repeats an hour in autumn).
+    columns = [c for c in ("entered_at", instant_column("entered_at")) if c in lf.collect_schema()]
+    nexts = [
+        nw.col(c).shift(-1).over("opportunity_id", order_by=columns[-1]).alias(name)
+        for c, name in zip(columns, ["__kw_next", instant_column("__kw_next")], strict=False)
+    ]
+    return lf.with_columns(*nexts)
 
 
 @register(
