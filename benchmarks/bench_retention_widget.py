@@ -1,6 +1,6 @@
 """Speed of RetentionGrid control changes that need no rescan of the activity.
 
-10 M activity rows over 1 M accounts (the generator of ``bench_retention.py``) plus an
+10 M activity rows over 1 M accounts (``benchmarks.data.activity``, month-start) plus an
 acquisition channel per account. The grid scans the activity once per (period, mode); after
 that, show (percent/count), the breakdown filter, the measure, the cohort range and the
 selected cohort are derived from the cached frame. Each change is timed from setting the
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_retention import make_activity
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from benchmarks.data import activity as make_activity
 
 from kpiwidgets.widgets.retention import RetentionGrid
 
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    activity = make_activity(args.rows, args.entities)
+    activity = make_activity(args.rows, args.entities, month_start=True)
     rng = np.random.default_rng(1)
     # The channel of each account, repeated on its activity rows.
     activity["channel"] = CHANNELS[rng.integers(0, len(CHANNELS), args.entities)][

@@ -1,0 +1,77 @@
+"""Timing and peak memory for the benchmark suite (``python -m benchmarks``).
+
+Times are wall-clock medians of runs that alternate between our function and its reference
+(load on a shared machine then hits both alike). Peak memory is the process's resident-set
+high-water mark during one call above its resident size just before it: Linux resets the mark
+when ``5`` is written to ``/proc/self/clear_refs``, so each call is measured on its own, native
+allocations (DuckDB, polars, Arrow) included. Where that file cannot be written the column
+says ``n/a``.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Timing", "compare", "peak_memory"]
+
+
+def _status_kib(key: str) -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def peak_memory(fn: Callable[[], Any]) -> tuple[Any, int | None]:
+    """``(fn(), bytes)``: the call's result and its peak resident memory above the start."""
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        return fn(), None
+    before = _status_kib("VmRSS")
+    result = fn()
+    peak = _status_kib("VmHWM")
+    if before is None or peak is None:
+        return result, None
+    return result, max(peak - before, 0) * 1024
+
+
+@dataclass
+class Timing:
+    """Seconds of each run and the peak memory of the first (bytes, ``None``: unknown)."""
+
+    seconds: list[float] = field(default_factory=list)
+    peak_bytes: int | None = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def compare(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, Timing]:
+    """Run each function ``repeat`` times, alternating; one more call each for the memory.
+
+    The first call of each (imports, caches, DuckDB's pandas scanner warmed) is not timed: it
+    is the memory measurement.
+    """
+    timings = {name: Timing() for name in fns}
+    for name, fn in fns.items():
+        _, timings[name].peak_bytes = peak_memory(fn)
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            timings[name].seconds.append(time.perf_counter() - start)
+    return timings
