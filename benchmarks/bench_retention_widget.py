@@ -22,7 +22,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from benchmarks.data import activity as make_activity
-
 from kpiwidgets.widgets.retention import RetentionGrid
 
 CHANNELS = np.array(["content", "events", "outbound", "paid_search", "paid_social", "referral"])

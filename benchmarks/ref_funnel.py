@@ -10,7 +10,9 @@ step in microseconds (``None`` for step 1).
 * ordered/best: every distinct step-1 time is an attempt; per entity the attempt reaching the
   furthest step, ties to the earliest entry.
 * strict: ordered/first, and no event of the entity (any name) strictly between step k-1 and
-  step k: the entity's next event time after step k-1 is not before step k.
+  step k: the entity's next event time after step k-1 (a window ``lead`` over its distinct
+  event times; DuckDB's ASOF join on a strict ``>`` grew quadratically here) is not before
+  step k.
 * any: step k = the earliest step-k event in [entry, entry + window], whatever other steps did.
 * ``window=None``: no window (the retentioneering comparison).
 """
@@ -46,7 +48,11 @@ def funnel_sql(table: str, steps: list[str], window_days: int | None, mode: str)
         )
     ctes = [f"s1 AS (SELECT {key}, t1, t1 AS tk FROM ({entries}))"]
     if mode == "strict":
-        ctes.append(f"everything AS (SELECT DISTINCT entity_id, timestamp AS t FROM {table})")
+        # Each distinct event time of an entity with the entity's next later one.
+        ctes.append(
+            "everything AS (SELECT entity_id, t, lead(t) OVER (PARTITION BY entity_id ORDER BY t) "
+            f"AS next FROM (SELECT DISTINCT entity_id, timestamp AS t FROM {table}))"
+        )
     for k, name in enumerate(steps[1:], start=2):
         lower = "p.t1" if mode == "any" else "p.tk"
         reached = (
@@ -61,8 +67,9 @@ def funnel_sql(table: str, steps: list[str], window_days: int | None, mode: str)
         body = f"SELECT * FROM ({reached}){_within(window_days, 'tk')}"
         if mode == "strict":
             body = (
-                f"SELECT r.* FROM ({body}) r ASOF LEFT JOIN everything n "
-                "ON r.entity_id = n.entity_id AND n.t > r.tprev WHERE n.t IS NULL OR n.t >= r.tk"
+                f"SELECT r.* FROM ({body}) r JOIN everything n "
+                "ON r.entity_id = n.entity_id AND n.t = r.tprev "
+                "WHERE n.next IS NULL OR n.next >= r.tk"
             )
         ctes.append(f"s{k} AS ({body})")
     n = len(steps)
