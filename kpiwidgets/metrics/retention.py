@@ -1,8 +1,10 @@
 """Cohort retention: who keeps coming back, period by period (semantics: docs/retention.md).
 
 Written once against narwhals' lazy API. The plan is kept lean because activity tables are
-large: one window partitioned by entity gives every activity row its entity's first timestamp
-(the cohort), one group-by on integer keys counts the cells. Everything after that (the
+large: the period of each row is computed once, one group-by on (entity, period) makes the
+distinct entity-periods, each entity's cohort is its smallest period, and the cells count
+those pairs — no distinct count and no window over the activity (with ``by``, a window
+partitioned by entity gives each row its entity's first row). Everything after that (the
 zero-filled triangle, cohort sizes, ratios) works on the small cell table.
 """
 
@@ -217,6 +219,8 @@ def _with_first(rows: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
 def _cells_on(
     rows: nw.LazyFrame, keys: list[str], period: str, *, with_value: bool
 ) -> nw.LazyFrame:
+    if not keys:
+        return _cells_on_pairs(rows, period, with_value=with_value)
     cohort = period_index(nw.col(_FIRST), period)
     return (
         _with_first(rows, keys)
@@ -234,6 +238,26 @@ def _cells_on(
             nw.col(_FIRST).min(),
             *_value_col(with_value, agg=True),
         )
+    )
+
+
+def _cells_on_pairs(rows: nw.LazyFrame, period: str, *, with_value: bool) -> nw.LazyFrame:
+    """The cells without ``by``: one group-by on (entity, period index) makes the distinct
+    entity-periods (the period computed once per row, on integers from there on), each
+    entity's cohort is the smallest of its periods, and the cells count pairs: no distinct
+    count and no window over the whole activity table."""
+    pairs = (
+        rows.with_columns(period_index(nw.col(_T), period).alias(_P))
+        .group_by(_E, _P)
+        .agg(nw.col(_T).min().alias(_FIRST), *_value_col(with_value, agg=True))
+    )
+    pairs = materialize(pairs)  # read twice: for the cohorts and for the cells
+    firsts = pairs.group_by(_E).agg(nw.col(_P).min().alias(_C), nw.col(_FIRST).min())
+    return (
+        pairs.select(_E, _P, *_value_col(with_value))
+        .join(firsts, on=_E)
+        .group_by(_C, (nw.col(_P) - nw.col(_C)).alias("period_number"))
+        .agg(nw.len().alias(_N), nw.col(_FIRST).min(), *_value_col(with_value, agg=True))
     )
 
 
