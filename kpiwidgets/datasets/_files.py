@@ -13,16 +13,25 @@ import codecs
 import csv
 import gzip
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["file_table_name", "read_table_file"]
+__all__ = [
+    "PANDAS_ROW_NUMBERS",
+    "file_table_name",
+    "index_as_columns",
+    "read_header",
+    "read_table_file",
+]
 
 _TEXT_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
 _SUFFIXES = (*_TEXT_SUFFIXES, ".parquet", ".pq", ".xlsx", ".json", ".jsonl", ".ndjson")
 _DELIMITERS = (",", ";", "\t", "|")
+# The column pandas writes an unnamed index to (row labels, not data): no engine reads it.
+PANDAS_ROW_NUMBERS = re.compile(r"__index_level_\d+__")
 
 
 def file_table_name(path: Path) -> tuple[str, str] | None:
@@ -62,7 +71,8 @@ def _decode_error(path: Path, encoding: str) -> ValueError | None:
     return None
 
 
-def _header(path: Path, encoding: str, suffix: str) -> tuple[list[str], str]:
+def read_header(path: Path, encoding: str, suffix: str) -> tuple[list[str], str]:
+    """The header names of a CSV/TSV file and its delimiter (sniffed from the header line)."""
     try:
         with _open_text(path, encoding) as f:
             first = f.readline()
@@ -89,7 +99,9 @@ def read_table_file(
     """Read one file; ``canonical_headers(headers)`` says which headers are canonical columns
     and of which kind ("id", "text", "timestamp", "number")."""
     if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
+        import pyarrow.parquet as pq
+
+        return index_as_columns(pd.read_parquet(path), pq.read_schema(path).names)
     if suffix in (".json", ".jsonl", ".ndjson"):
         frame = pd.read_json(path, lines=True, dtype=False)
         return _ids_as_text(frame, canonical_headers(list(frame.columns)))
@@ -98,7 +110,7 @@ def read_table_file(
         kinds = canonical_headers([str(h) for h in headers])
         ids = {h: str for h, kind in kinds.items() if kind == "id"}
         return pd.read_excel(path, engine="openpyxl", dtype=ids)
-    headers, delimiter = _header(path, encoding, suffix)
+    headers, delimiter = read_header(path, encoding, suffix)
     kinds = canonical_headers(headers)
     try:
         frame = pd.read_csv(
@@ -112,6 +124,17 @@ def read_table_file(
         raise _decode_error(path, encoding) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+def index_as_columns(frame: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """A Parquet file's pandas index as the other engines read it: a named index is a column
+    of the file (``df.set_index("lead_id").to_parquet(...)``), an unnamed one is row labels
+    (dropped). Columns come in the file's ``order``."""
+    named = [n for n in frame.index.names if n is not None]
+    if named:
+        frame = frame.reset_index(level=named)
+    frame = frame.reset_index(drop=True)
+    return frame[[c for c in order if c in frame.columns]]
 
 
 def _ids_as_text(frame: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:

@@ -5,8 +5,8 @@ skipping names starting with ``.`` or ``_`` (``_SUCCESS``), in path order. The p
 on columns and types (read from their footers): engines read mismatched parts differently (one
 casts text to numbers, one fills a missing column with nulls, one refuses). Hive partition
 values are text; a lazy engine reads a timestamp partition key only from ISO dates. Lazy
-tables are scans renamed by a projection; the pandas path's value repairs are done with small
-aggregates where the numbers depend on them (:func:`lazy_values`).
+tables are scans renamed by a projection; ``kw.Dataset`` checks and repairs them as any other
+engine's frames (``_lazy_values``).
 """
 
 from __future__ import annotations
@@ -22,21 +22,18 @@ from urllib.parse import unquote
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from kpiwidgets.datasets._validate import normalise
+from kpiwidgets.datasets._files import PANDAS_ROW_NUMBERS, index_as_columns
 from kpiwidgets.datasets.schema import TABLES
 
 __all__ = [
     "PARQUET_SUFFIXES",
     "Parts",
-    "lazy_values",
     "read_parts_pandas",
     "scan_parts",
     "table_parts",
 ]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
-# Distinct values collected to map a column's values exactly (a vocabulary has a handful).
-_MAX_DISTINCT = 10_000
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?")
 _SAME_TYPES = {"large_string": "string", "string_view": "string", "large_binary": "binary"}
@@ -118,10 +115,11 @@ def table_parts(table: str, path: Path, problems: list[str]) -> Parts | None:
         except Exception as error:  # pyarrow raises several types for a damaged footer
             problems.append(f"{where}: {relative} is not a readable Parquet file ({error})")
             return None
-        columns = {f.name: _type_name(f.type) for f in schema}
+        fields = [f for f in schema if not PANDAS_ROW_NUMBERS.fullmatch(f.name)]
+        columns = {f.name: _type_name(f.type) for f in fields}
         if first_keys is None or first_columns is None:
             first_keys, first_columns, first = keys, columns, relative
-            parts.columns = {f.name: f.type for f in schema}
+            parts.columns = {f.name: f.type for f in fields}
             parts.keys = keys
         elif keys != first_keys:
             problems.append(
@@ -179,7 +177,7 @@ def read_parts_pandas(parts: Parts) -> pd.DataFrame:
         partition_base_dir=str(parts.path),
     )
     table = dataset.to_table(columns=parts.headers)
-    return table.to_pandas().reset_index(drop=True)
+    return index_as_columns(table.to_pandas(), parts.headers)
 
 
 def _partition_kind(parts: Parts, key: str, column: str, engine: str, problems: list[str]) -> str:
@@ -220,10 +218,25 @@ def _valid(value: str, kind: type) -> bool:
 
 def scan_parts(
     parts: Parts, engine: str, renames: Mapping[str, str], problems: list[str]
-) -> nw.LazyFrame:
-    """A lazy scan of the parts on ``engine``, columns renamed by a projection."""
+) -> nw.LazyFrame | None:
+    """A lazy scan of the parts on ``engine``, columns renamed by a projection (None, and a
+    problem added, when the engine cannot read the parts right)."""
     kinds = {k: _partition_kind(parts, k, renames.get(k, k), engine, problems) for k in parts.keys}
     files = [str(f.absolute()) for f in parts.files]
+    # The engines read the key=value folders of the whole path, also those above the table's
+    # folder: one named like a column would replace the files' values with the folder's.
+    above = dict(_segments(parts.path.absolute() / "part")) if kinds else {}
+    clash = [k for k in above if k in parts.headers]
+    if clash:
+        key = clash[0]
+        problems.append(
+            f"table {parts.table!r}, column {renames.get(key, key)!r}: the folder "
+            f"{key}={above[key]}/ above the table's folder names the same column, and "
+            f"engine={engine!r} would read {above[key]!r} from it for every row instead of the "
+            "table's own values; move the export out of that folder (or rename the folder), "
+            "or read with engine='pandas'"
+        )
+        return None
     if engine == "duckdb":
         import duckdb
 
@@ -233,9 +246,10 @@ def scan_parts(
         hive = "hive_partitioning = false"
         if kinds:
             hive = f"hive_partitioning = true, hive_types = {{{types}}}"
-        native = duckdb.default_connection().sql(
-            f"SELECT * FROM read_parquet($files, {hive})", params={"files": files}
-        )
+        # The file list as literals, not a $parameter: DuckDB cannot join two relations that
+        # bind the same parameter name (two tables of one dataset would).
+        listed = ", ".join(_sql_text(f) for f in files)
+        native = duckdb.default_connection().sql(f"SELECT * FROM read_parquet([{listed}], {hive})")
     else:
         try:
             import polars as pl
@@ -247,11 +261,11 @@ def scan_parts(
         pl_types = {"text": pl.String, "date": pl.Date, "datetime": pl.Datetime("us")}
         # polars wants every key=value folder of the paths in the schema, also those above
         # the table's folder (dropped by the projection below).
-        above = {k: pl.String for k, _ in _segments(parts.path.absolute() / "part")}
+        outer = dict.fromkeys(above, pl.String)
         native = pl.scan_parquet(
             files,
             hive_partitioning=bool(kinds),
-            hive_schema={**above, **{k: pl_types[t] for k, t in kinds.items()}} if kinds else None,
+            hive_schema={**outer, **{k: pl_types[t] for k, t in kinds.items()}} if kinds else None,
         )
     # Engines add the key=value folders above the table folder too: keep the table's own.
     return nw.from_native(native).select(
@@ -276,126 +290,3 @@ def _check_zones(parts: Parts, renames: Mapping[str, str], problems: list[str]) 
 
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
-
-
-def lazy_values(
-    table: str,
-    lf: nw.LazyFrame,
-    values: Mapping[str, Mapping[Any, Any]],
-    errors: str,
-    problems: list[str],
-) -> nw.LazyFrame:
-    """The pandas path's value repairs, done on the engine (see ``Dataset``):
-
-    * ``values=`` (and preset) mappings and closed vocabularies, matched ignoring case and
-      surrounding spaces: one aggregate collects the column's distinct values that are not
-      ours already (a handful), Python maps them exactly as the pandas path does, and the
-      mapping is applied as a lazy expression; a value still unknown is an error naming it;
-    * an open deal's ``closed_at`` is when it is expected to close (``expected_close_at``);
-    * ``errors="raise"``: a null id or timestamp in a required column is an error (one
-      aggregate). With ``"drop"`` nothing is dropped here: the metrics leave out the rows
-      they cannot use and count them.
-    """
-    schema = TABLES[table]
-    dtypes = lf.collect_schema()
-    for name in dtypes.names():
-        column = schema.column(name) if name in schema.column_names else None
-        vocabulary = column.values if column is not None and column.kind == "text" else None
-        mapping = values.get(name)
-        if vocabulary is None and not mapping:
-            continue
-        dtype = dtypes[name]
-        if not (dtype in (nw.String, nw.Categorical) or isinstance(dtype, nw.Enum)):
-            if mapping:
-                problems.append(
-                    f"table {table!r}, column {name!r}: values= maps text, found {dtype}"
-                )
-            continue  # a vocabulary column of the wrong kind: Dataset's schema check says so
-        lf = _map_column(table, lf, name, dtype, mapping or {}, vocabulary, problems)
-    names = dtypes.names()
-    if table == "opportunities" and {"status", "closed_at"} <= set(names):
-        lf = _expected_close(lf, names)
-    if errors == "raise":
-        required = [c.name for c in schema.columns if c.required and c.kind in ("id", "timestamp")]
-        present = [c for c in required if c in names]
-        if present:
-            nulls = lf.select(nw.col(c).is_null().sum() for c in present).collect()
-            for c in present:
-                count = int(nulls[c][0])
-                if count:
-                    problems.append(
-                        f"table {table!r}, column {c!r}: expected no nulls, found {count}"
-                    )
-    return lf
-
-
-def _map_column(
-    table: str,
-    lf: nw.LazyFrame,
-    name: str,
-    dtype: Any,
-    mapping: Mapping[Any, Any],
-    vocabulary: tuple[str, ...] | None,
-    problems: list[str],
-) -> nw.LazyFrame:
-    col = nw.col(name) if dtype == nw.String else nw.col(name).cast(nw.String)
-    keep = ~col.is_null()
-    if vocabulary is not None and not mapping:
-        keep = keep & ~col.is_in(vocabulary)  # our own values need no mapping
-    found = (lf.filter(keep).select(col.alias(name)).unique().head(_MAX_DISTINCT + 1).collect())[
-        name
-    ].to_list()
-    where = f"table {table!r}, column {name!r}"
-    if len(found) > _MAX_DISTINCT:
-        problems.append(
-            f"{where}: more than {_MAX_DISTINCT:,} distinct values to map; engine='pandas' "
-            "maps any number"
-        )
-        return lf
-    lookup = {normalise(k): v for k, v in mapping.items()}
-    ours = {normalise(v): v for v in vocabulary or ()}
-    targets: dict[str, list[str]] = {}
-    unknown: list[Any] = []
-    for raw in sorted(found):
-        value = lookup.get(normalise(raw), raw)
-        if value is not None and not isinstance(value, str):
-            problems.append(f"{where}: values= maps text onto text, found {value!r}")
-            return lf
-        if vocabulary is not None and value is not None:
-            value = ours.get(normalise(value), value)
-            if value not in vocabulary:
-                unknown.append(value)
-                continue
-        if value != raw:
-            targets.setdefault(value, []).append(raw)
-    if unknown:
-        problems.append(
-            f"{where}: expected one of {', '.join(vocabulary or ())}, found "
-            f"{', '.join(map(repr, unknown[:5]))}; map your values onto ours with "
-            f"values={{{table!r}: {{{name!r}: {{'yours': 'ours', ...}}}}}} (or a preset=)"
-        )
-        return lf
-    if not targets:
-        return lf
-    expr = col
-    for value, raws in targets.items():
-        expr = nw.when(col.is_in(raws)).then(nw.lit(value, nw.String)).otherwise(expr)
-    return lf.with_columns(expr.alias(name))
-
-
-def _expected_close(lf: nw.LazyFrame, names: list[str]) -> nw.LazyFrame:
-    """An open deal has not closed: its close date is when it is expected to close.
-
-    As on pandas, ``expected_close_at`` is added only when some open deal has a close date
-    (one probe for a single such row).
-    """
-    moved = (nw.col("status") == "open").fill_null(value=False) & ~nw.col("closed_at").is_null()
-    if len(lf.filter(moved).select("status").head(1).collect()) == 0:
-        return lf
-    expected = nw.when(moved).then(nw.col("closed_at"))
-    if "expected_close_at" in names:
-        expected = nw.coalesce(nw.col("expected_close_at"), expected)
-    return lf.with_columns(
-        expected.alias("expected_close_at"),
-        nw.when(~moved).then(nw.col("closed_at")).alias("closed_at"),
-    )

@@ -7,7 +7,7 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from kpiwidgets.datasets._validate import normalise
+from kpiwidgets.datasets._lazy_values import normalise
 from kpiwidgets.datasets.presets import PRESETS
 from kpiwidgets.datasets.schema import TABLES
 

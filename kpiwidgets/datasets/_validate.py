@@ -4,7 +4,9 @@ pandas tables are repaired where the intent is unambiguous and otherwise refused
 timestamps and numbers are read with one format per column (``_formats``), values are mapped
 onto our vocabulary, rows that cannot be used are left out and counted, duplicated keys are
 refused or resolved as asked. Other engines' frames are checked by schema (and key
-uniqueness, one aggregate) and kept as they are: they are never collected here.
+uniqueness, one aggregate) and kept on their engine, never collected here: the value rules
+(vocabularies, ``values=``, open deals' close dates) are applied to them as lazy expressions
+(``_lazy_values``).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from kpiwidgets.datasets._formats import AmbiguousDates, parse_dates, parse_numbers
+from kpiwidgets.datasets._lazy_values import normalise, repair_values, unknown_values_message
 from kpiwidgets.datasets.schema import Column, Table
 
-__all__ = ["Checked", "Options", "normalise", "validate_table"]
+__all__ = ["Checked", "Options", "dtype_fits", "validate_table"]
 
 # Above this share of unparseable values a column is taken to be the wrong kind (an error),
 # below it the bad values are treated as dirty rows (left out and counted).
@@ -32,11 +35,6 @@ _KIND_WORDS = {
     "number": "numbers",
 }
 _EXAMPLES = 3
-
-
-def normalise(value: Any) -> str:
-    """How values are compared with a vocabulary: case and surrounding spaces never matter."""
-    return str(value).strip().casefold()
 
 
 @dataclass(frozen=True)
@@ -98,11 +96,8 @@ def validate_table(
     if isinstance(nw_frame, nw.DataFrame) and nw_frame.implementation.is_pandas():
         return _Repair(table, nw_frame.to_native(), options, problems).run()
     _check_schema(table, nw_frame, problems)
-    if options.values.get(table.name):
-        problems.append(
-            f"table {table.name!r}: values= mappings are applied to pandas tables only; map "
-            "the values on your engine first, or pass a pandas frame"
-        )
+    values = options.values.get(table.name, {})
+    nw_frame = repair_values(table, nw_frame, values, options.errors, problems)
     return _check_key_lazily(table, nw_frame, options, problems)
 
 
@@ -112,7 +107,7 @@ def _check_schema(table: Table, frame: nw.DataFrame | nw.LazyFrame, problems: li
         if name not in table.column_names:
             continue
         column = table.column(name)
-        if not _dtype_fits(column.kind, dtype):
+        if not dtype_fits(column.kind, dtype):
             hint = " (parse it first, e.g. with str.to_datetime)" if dtype == nw.String else ""
             problems.append(
                 f"table {table.name!r}, column {name!r}: expected {_KIND_WORDS[column.kind]}, "
@@ -120,7 +115,8 @@ def _check_schema(table: Table, frame: nw.DataFrame | nw.LazyFrame, problems: li
             )
 
 
-def _dtype_fits(kind: str, dtype: Any) -> bool:
+def dtype_fits(kind: str, dtype: Any) -> bool:
+    """Whether a column of ``dtype`` (narwhals) holds values of our ``kind`` as they are."""
     if kind == "timestamp":
         return isinstance(dtype, nw.Datetime) or dtype == nw.Date
     if kind == "number":
@@ -299,11 +295,9 @@ class _Repair:
         normalised = _map_values(series, {v: v for v in column.values})
         unexpected = present & ~normalised.isin(column.values)
         if unexpected.any():
-            found = ", ".join(repr(v) for v in series[unexpected].unique()[:5])
+            rows = series[unexpected].value_counts(sort=False).to_dict()
             self.problems.append(
-                f"{where}: expected one of {', '.join(column.values)}, found {found}; map "
-                f"your values onto ours with values={{{self.table.name!r}: {{{column.name!r}: "
-                "{'yours': 'ours', ...}}}} (or a preset=)"
+                unknown_values_message(self.table.name, column.name, column.values, rows)
             )
             return
         self.df[column.name] = normalised

@@ -13,7 +13,10 @@ Decisions (documented for users in ``Dataset``'s docstring and ``docs/reading-da
 * Consistency findings (a deal closed before it was created, ...) never drop rows: they are
   listed by ``Dataset.quality()`` and shown once as a warning.
 * Other engines' frames (polars, DuckDB, PySpark, ...) are checked by schema and key
-  uniqueness and kept as they are: they are never collected here.
+  uniqueness and kept on their engine, never collected here. The rules that change what a
+  number means hold for them too, as lazy expressions decided by small aggregates
+  (``_lazy_values``): closed vocabularies and ``values=``, open deals' close dates moved to
+  ``expected_close_at``, and ``errors="raise"`` for null ids and timestamps.
 """
 
 from __future__ import annotations
@@ -74,7 +77,12 @@ class Dataset:
         Maps a column's values onto ours, by table and column:
         ``{"opportunities": {"status": {"Closed Won": "won", "Closed Lost": "lost"}}}``. Keys
         match ignoring case and surrounding spaces, as our own values always do (``" Won"``
-        is ``won``).
+        is ``won``); values a mapping does not name are kept; ``None`` maps onto null. A
+        value of a closed vocabulary (``status``, touch ``kind``, spend ``team``, forecast
+        ``category`` and ``submitted_by``) still not ours is an error naming the table, the
+        column, the values (the most frequent five) and how many. The same on every engine;
+        on another engine than pandas the column must be text and its distinct values are
+        collected to map them exactly (more than 10,000 is an error).
     duplicates:
         A table's key (``lead_id`` in leads, ``opportunity_id`` in opportunities,
         ``content_id`` in content) must be unique, or a row would be counted twice.
@@ -87,15 +95,19 @@ class Dataset:
     errors:
         ``"drop"`` (default): rows with a null id/timestamp in a required column, or a value
         that does not parse, are left out and counted in :attr:`dropped`. ``"raise"``: any
-        such row is an error.
+        such row is an error. Other engines' frames are never cut here: the metrics leave
+        out the rows they cannot use and count them; ``"raise"`` makes a null id or
+        timestamp in a required column an error for them too.
     **tables:
         Frames by canonical table name (``leads=df``): pandas, or any narwhals-supported
         frame (polars, pyarrow, DuckDB, PySpark, ...). Missing tables are fine; a KPI that
-        needs one says so by name. Text is read (dates, numbers, values) for pandas frames;
-        other engines' frames must already have the right types.
+        needs one says so by name. Dates and numbers written as text are read for pandas
+        frames only; other engines' frames must already have the right types (their values
+        are mapped as ``values=`` says).
 
     An open deal's close date (``status == "open"`` with a ``closed_at``) is when it is
-    *expected* to close: it moves to ``expected_close_at`` and is never a closed date.
+    *expected* to close: it moves to ``expected_close_at`` (a given ``expected_close_at``
+    wins) and is never a closed date, on every engine.
 
     Attributes
     ----------

@@ -11,10 +11,9 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from kpiwidgets.datasets._files import _header, file_table_name, read_table_file
+from kpiwidgets.datasets._files import file_table_name, read_header, read_table_file
 from kpiwidgets.datasets._lazy_files import (
     PARQUET_SUFFIXES,
-    lazy_values,
     read_parts_pandas,
     scan_parts,
     table_parts,
@@ -25,7 +24,7 @@ from kpiwidgets.datasets._options import (
     preset_entry,
     resolve_renames,
 )
-from kpiwidgets.datasets._validate import _dtype_fits
+from kpiwidgets.datasets._validate import dtype_fits
 from kpiwidgets.datasets.dataset import Dataset
 from kpiwidgets.datasets.schema import TABLES
 
@@ -193,7 +192,7 @@ def _table_files(folder: Path, aliases: Mapping[str, str]) -> dict[str, tuple[Pa
                 continue  # _temporary/ and the like, as Spark and pyarrow skip them
             name, suffix = folder_table_name(item), _FOLDER
             if aliases.get(name or "") is None:
-                if next(item.rglob("*.parquet"), None) is not None:
+                if any(f.name.lower().endswith(PARQUET_SUFFIXES) for f in item.rglob("*")):
                     unmatched.append(item.name + "/")
                 continue
         elif item.is_file():
@@ -240,7 +239,8 @@ def _read_lazy(
     options: dict[str, Any],
     encoding: str,
 ) -> Dataset:
-    """Lazy tables over the Parquet files: renamed and repaired here, checked by Dataset."""
+    """Lazy tables over the Parquet files, renamed here by a projection; Dataset checks them
+    and applies the value rules (vocabularies, ``values=``, open deals' close dates)."""
     text = {t: f for t, f in found.items() if f[1] not in (*PARQUET_SUFFIXES, _FOLDER)}
     if text:
         raise ValueError(text_files_message(engine, text, encoding))
@@ -262,13 +262,13 @@ def _read_lazy(
             )
             continue
         lf = scan_parts(parts, engine, renames, problems)
-        if len(problems) > before:
+        if lf is None or len(problems) > before:
             continue  # a partition key that cannot be read: Dataset would say it again
-        lf = lazy_values(table, lf, mappings.get(table, {}), options["errors"], problems)
         frames[table] = lf.to_native()
     try:
-        # Renames and value mappings are applied above, so Dataset gets canonical tables.
-        dataset = Dataset(**options, **frames)
+        # Renamed above, so Dataset gets canonical names; the values (the preset's merged
+        # with the user's) are mapped by Dataset, as for any frame of another engine.
+        dataset = Dataset(values=mappings, **options, **frames)
     except ValueError as error:
         text_ = str(error)
         head = "problem(s) with the input tables:\n- "
@@ -288,7 +288,7 @@ def _message(problems: list[str], engine: str, frames: Mapping[str, Any]) -> str
         for table, frame in frames.items()
         for name, dtype in nw.from_native(frame).collect_schema().items()
         if name in TABLES[table].column_names
-        and not _dtype_fits(TABLES[table].column(name).kind, dtype)
+        and not dtype_fits(TABLES[table].column(name).kind, dtype)
     ]
     if wrong:
         table = wrong[0]
@@ -313,7 +313,7 @@ def text_files_message(
         reader = f"pd.read_json({str(file)!r}, lines=True, dtype=False)"
     else:
         try:
-            delimiter = _header(file, encoding, suffix)[1]
+            delimiter = read_header(file, encoding, suffix)[1]
         except (ValueError, OSError):
             delimiter = ","
         extra = "" if encoding.replace("_", "-").lower() == "utf-8" else f", encoding={encoding!r}"
