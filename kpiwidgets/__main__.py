@@ -61,6 +61,7 @@ def _check_data(args: argparse.Namespace) -> dict[str, str] | None:
             "preset": args.preset,
             "dayfirst": args.dayfirst,
             "decimal": args.decimal,
+            "engine": args.engine,
         }.items()
         if v is not None
     }
@@ -74,7 +75,7 @@ def _check_data(args: argparse.Namespace) -> dict[str, str] | None:
             file=sys.stderr,
         )
         return None
-    print("\n".join(describe(args.data, ds)), flush=True)
+    print("\n".join(describe(args.data, ds, engine=args.engine or "pandas")), flush=True)
     return {DATA_ENV: str(Path(args.data).resolve()), OPTIONS_ENV: json.dumps(options)}
 
 
@@ -192,6 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument(
         "--decimal", default=None, choices=[".", ","], help="the decimal mark of number columns"
     )
+    data.add_argument(
+        "--engine",
+        default=None,
+        choices=["pandas", "duckdb", "polars"],
+        help="how the apps read --data (kw.read_dataset's engine): pandas (default) reads every "
+        "table into memory; duckdb or polars keep Parquet files on disk as lazy tables, and "
+        "the apps compute on that engine (Parquet only)",
+    )
     serve.add_argument(
         "--pool-size",
         type=int,
@@ -211,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.set_defaults(run=_serve)
     args = parser.parse_args(argv)
+    if getattr(args, "engine", None) is not None and args.data is None:
+        serve.error(
+            "--engine applies to the tables of --data; the demo company is built in memory "
+            "(pandas): pass --data DIR, or leave out --engine"
+        )
     return args.run(args)
 
 

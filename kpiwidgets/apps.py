@@ -4,7 +4,9 @@ The curated notebooks in ``notebooks/`` start with ``ds = kw.app_data("<app>")``
 serve`` checks the user's folder once, at start (a folder that cannot be read stops the server
 with the reason, before any page is served), and hands it to every app's kernel through the
 environment: ``KPIWIDGETS_DATA`` holds the folder, ``KPIWIDGETS_DATA_OPTIONS`` the
-:func:`kpiwidgets.read_dataset` options as JSON. Without them the apps run on the demo company.
+:func:`kpiwidgets.read_dataset` options as JSON (``engine`` among them: with ``"duckdb"`` or
+``"polars"`` every kernel gets lazy tables over the Parquet files, and the widgets collect only
+aggregates). Without them the apps run on the demo company.
 
 An app whose tables are missing from the user's data says which ones, inside the page, and
 runs nothing more (no traceback): see :func:`app_data`.
@@ -20,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import narwhals.stable.v2 as nw
+
 from kpiwidgets.datasets import Dataset, load_demo, read_dataset
 
 __all__ = ["APPS", "App", "AppDataError", "app_data", "data_from_env", "on_demo", "readiness"]
@@ -27,7 +31,7 @@ __all__ = ["APPS", "App", "AppDataError", "app_data", "data_from_env", "on_demo"
 DATA_ENV = "KPIWIDGETS_DATA"
 OPTIONS_ENV = "KPIWIDGETS_DATA_OPTIONS"
 #: The read_dataset options `kpiwidgets serve` passes on (the rest keep their defaults).
-DATA_OPTIONS = ("preset", "dayfirst", "decimal", "duplicates")
+DATA_OPTIONS = ("preset", "dayfirst", "decimal", "duplicates", "engine")
 
 
 @dataclass(frozen=True)
@@ -145,12 +149,17 @@ def _show_problems_in_page() -> None:
     shell.set_custom_exc((AppDataError,), show)
 
 
-def describe(folder: str | os.PathLike[str], ds: Dataset) -> list[str]:
-    """Lines ``kpiwidgets serve`` prints about the user's data: tables, rows, app readiness."""
-    lines = [f"kpiwidgets: data from {Path(folder).resolve()}:"]
-    summary = ds.summary()
-    for row in summary.itertuples(index=False):
-        lines.append(f"  {row.table}: {row.rows:,} rows")
+def describe(folder: str | os.PathLike[str], ds: Dataset, *, engine: str = "pandas") -> list[str]:
+    """Lines ``kpiwidgets serve`` prints about the user's data: tables, rows, app readiness.
+
+    Rows are counted by each table's engine (one aggregate per table: a lazy table over
+    Parquet files, ``engine="duckdb"`` / ``"polars"``, is not read).
+    """
+    lazy = "" if engine == "pandas" else f" (lazy {engine} tables over the Parquet files)"
+    lines = [f"kpiwidgets: data from {Path(folder).resolve()}{lazy}:"]
+    for name in ds.tables:
+        count = nw.from_native(ds[name]).lazy().select(nw.len().alias("n")).collect()
+        lines.append(f"  {name}: {int(count['n'][0]):,} rows")
     for name, missing in readiness(ds).items():
         if missing:
             lines.append(f"  app {name}: needs {', '.join(missing)} (not in the folder)")

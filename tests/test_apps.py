@@ -67,8 +67,11 @@ def test_an_app_lacking_a_table_names_it(folder):
 def test_an_unknown_app_or_option_is_refused(folder, monkeypatch):
     with pytest.raises(ValueError, match="unknown app 'funnel'"):
         kw.app_data("funnel")
-    monkeypatch.setenv(OPTIONS_ENV, json.dumps({"dayfirst": True, "engine": "spark"}))
-    with pytest.raises(AppDataError, match=r"unknown option\(s\) \['engine'\]"):
+    monkeypatch.setenv(OPTIONS_ENV, json.dumps({"dayfirst": True, "encoding": "latin-1"}))
+    with pytest.raises(AppDataError, match=r"unknown option\(s\) \['encoding'\]"):
+        kw.app_data()
+    monkeypatch.setenv(OPTIONS_ENV, json.dumps({"engine": "spark"}))  # known, but not an engine
+    with pytest.raises(AppDataError, match="cannot be read: read_dataset: engine must be one of"):
         kw.app_data()
 
 
@@ -103,3 +106,26 @@ def test_in_a_notebook_the_problem_is_shown_escaped_without_a_traceback(
     assert "needs the table(s) funnel_events" in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img" not in html
     assert "Traceback" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "polars"])
+def test_the_engine_option_gives_the_kernels_lazy_tables(tmp_path, monkeypatch, engine):
+    """``serve --engine``: every app's kernel reads the Parquet files lazily, and the widgets
+    compute on the engine."""
+    import duckdb
+    import pandas as pd
+    import polars as pl
+
+    demo = kw.load_demo(n_leads=300)
+    demo.funnel_events.to_parquet(tmp_path / "funnel_events.parquet")
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    monkeypatch.setenv(OPTIONS_ENV, json.dumps({"engine": engine}))
+    monkeypatch.setattr(apps, "_loaded", {})
+    ds = kw.app_data("funnel_explorer")
+    lazy_type = {"duckdb": duckdb.DuckDBPyRelation, "polars": pl.LazyFrame}[engine]
+    assert isinstance(ds.funnel_events, lazy_type)
+    assert kw.app_data() is ds  # read once per kernel
+    explorer = kw.FunnelExplorer(ds.funnel_events, window="180D")
+    expected = kw.FunnelExplorer(demo.funnel_events, window="180D").result
+    assert explorer.error == ""
+    pd.testing.assert_frame_equal(explorer.result, expected)

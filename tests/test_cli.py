@@ -190,3 +190,53 @@ def test_bad_arguments_exit_with_usage(args, serve, capsys):
         main(args)
     assert exit_info.value.code == 2
     assert "usage: kpiwidgets" in capsys.readouterr().err
+
+
+def test_engine_reads_the_parquet_folder_lazily_and_hands_it_to_the_kernels(serve, tmp_path):
+    import pandas as pd
+
+    folder = tmp_path / "parquet"
+    folder.mkdir()
+    created = pd.to_datetime(["2025-01-31", "2025-02-01", "2025-02-02"])
+    pd.DataFrame({"lead_id": ["L1", "L2", "L3"], "created_at": created}).to_parquet(
+        folder / "leads.parquet"
+    )
+    for engine in ("duckdb", "polars"):
+        got = serve("--no-browser", "--data", str(folder), "--engine", engine)
+        assert json.loads(os.environ[OPTIONS_ENV]) == {"engine": engine}
+        # Counted by the engine, from the Parquet file (nothing read into pandas).
+        assert (
+            f"kpiwidgets: data from {folder.resolve()} (lazy {engine} tables over the Parquet "
+            "files):\n  leads: 3 rows\n"
+        ) in got["out"]
+    got = serve("--no-browser", "--data", str(folder), "--engine", "pandas")
+    assert json.loads(os.environ[OPTIONS_ENV]) == {"engine": "pandas"}
+    assert f"kpiwidgets: data from {folder.resolve()}:\n  leads: 3 rows\n" in got["out"]
+
+
+def test_a_lazy_engine_on_text_files_stops_before_serving(monkeypatch, tmp_path, capsys):
+    launched = []
+    monkeypatch.setattr(Voila, "launch_instance", staticmethod(lambda **kw: launched.append(kw)))
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "leads.csv").write_text("lead_id,created_at\nL1,2025-01-31\n")
+    assert main(["serve", "--no-browser", "--data", str(folder), "--engine", "duckdb"]) == 2
+    assert launched == []
+    err = capsys.readouterr().err
+    assert f"kpiwidgets serve: cannot use --data {folder}:" in err
+    assert "engine='duckdb' reads Parquet files only, found leads.csv" in err
+    assert DATA_ENV not in os.environ
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--engine", "duckdb"], "--engine applies to the tables of --data"),
+        (["--data", "x", "--engine", "spark"], "argument --engine: invalid choice: 'spark'"),
+    ],
+)
+def test_engine_needs_data_and_one_of_the_three_engines(args, message, serve, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--no-browser", *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

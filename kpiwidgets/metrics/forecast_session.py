@@ -5,6 +5,12 @@ The calls are scored once (:func:`kw.forecast_accuracy`'s pipeline, owner level,
 and manager adjustments apart) and kept; each view is :func:`kw.forecast_summary`'s
 ``summarize`` (or the accuracy rows' ``combine``) over a filter of them, cached per
 argument set, so a setting that changes only what is drawn (the metric) recomputes nothing.
+
+On lazy inputs (DuckDB relations, polars LazyFrames) the forecasts and opportunities are
+never collected: the scored calls are computed on the engine (materialised there once: one
+row per call, i.e. per owner, period, week of period, category and submitter), the controls'
+choices are distinct values, and each view is an aggregate. The projection reads the calls of
+record and the actuals per owner and period, collected when it is first drawn.
 """
 
 from __future__ import annotations
@@ -88,18 +94,25 @@ class ForecastSession:
         self.left_out = dict(scored.counts)
         self.rows = materialize(scored.rows)
         self.unit = scored.unit
-        final = choose_submitted(scored.calls, "final")
-        self._final_calls = _pandas(
-            final.select("owner", "period", "week_of_period", "category", "forecast")
-        )
-        self._actuals = _pandas(scored.actuals)
-        calls = _pandas(scored.calls.select("owner", "period", "week_of_period", "category"))
-        self.periods = sorted(pd.to_datetime(calls["period"]).unique())
-        self.owners = sorted(calls["owner"].unique().tolist())
-        self.categories = sorted(calls["category"].unique().tolist())
-        self.weeks = sorted(int(w) for w in calls["week_of_period"].unique())
-        self.submitters = sorted(_pandas(self.rows.select("submitted_by").unique())["submitted_by"])
+        self._scored = scored
+        calls = scored.calls
+        self.periods = sorted(pd.to_datetime(_distinct(calls, "period")).unique())
+        self.owners = sorted(_distinct(calls, "owner").tolist())
+        self.categories = sorted(_distinct(calls, "category").tolist())
+        self.weeks = sorted(int(w) for w in _distinct(calls, "week_of_period"))
+        self.submitters = sorted(_distinct(self.rows, "submitted_by"))
         self.quotas = _quotas(quotas)
+
+    @functools.cached_property
+    def _final_calls(self) -> pd.DataFrame:
+        """The call of record per owner, period, week and category (for the projection)."""
+        final = choose_submitted(self._scored.calls, "final")
+        return _pandas(final.select("owner", "period", "week_of_period", "category", "forecast"))
+
+    @functools.cached_property
+    def _actuals(self) -> pd.DataFrame:
+        """The actual per owner and period (for the projection)."""
+        return _pandas(self._scored.actuals)
 
     # -- filters -------------------------------------------------------------------------
     def _rows(
@@ -268,19 +281,25 @@ class ForecastSession:
         return team, owners
 
 
+def _distinct(lf: nw.LazyFrame, column: str) -> pd.Series:
+    """The distinct values of one column, computed on the engine."""
+    return _pandas(lf.select(column).unique())[column]
+
+
 def _quotas(quotas: Any) -> pd.DataFrame | None:
     if quotas is None:
         return None
     frame = nw.from_native(quotas)
-    if isinstance(frame, nw.LazyFrame):
-        frame = frame.collect()
-    table = frame.to_pandas()
-    missing = [c for c in ("owner", "period", "quota") if c not in table]
+    names = list(frame.collect_schema().names())
+    missing = [c for c in ("owner", "period", "quota") if c not in names]
     if missing:
-        raise ValueError(
-            f"ForecastTracker: quotas is missing column(s) {missing}; found {list(table.columns)}"
-        )
-    table = table.dropna(subset=["owner", "period"])
+        raise ValueError(f"ForecastTracker: quotas is missing column(s) {missing}; found {names}")
+    # Summed per owner and period on the engine: a lazy table is not collected row by row.
+    keyed = frame.filter(~nw.col("owner").is_null() & ~nw.col("period").is_null())
+    summed = keyed.group_by("owner", "period").agg(nw.col("quota").sum())
+    if isinstance(summed, nw.LazyFrame):
+        summed = summed.collect()
+    table = summed.to_pandas()
     table["period"] = pd.to_datetime(table["period"])
     if getattr(table["period"].dt, "tz", None) is not None:
         table["period"] = table["period"].dt.tz_localize(None)

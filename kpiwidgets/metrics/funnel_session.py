@@ -6,6 +6,9 @@ attempts, entry range). The window and the breakdown are applied to the cached p
 chain: step times do not depend on the window (it only thresholds them), and the chain
 carries every breakdown column's entry value, so switching the breakdown regroups the chain.
 Results equal the public functions' for the same settings (the tests check it).
+
+A lazy event log (a DuckDB relation, a polars LazyFrame) is never collected: the scans are
+aggregates on its engine, and the chain (one row per entity, or attempt) is what is kept.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from kpiwidgets.metrics._funnel_chain import (
     entities_frame,
     entity_columns,
 )
-from kpiwidgets.metrics._funnel_plan import FunnelSpec, parse_window, step_time
+from kpiwidgets.metrics._funnel_plan import FURTHEST, FunnelSpec, parse_window, step_time
 from kpiwidgets.metrics._funnel_steps import apply_window
 from kpiwidgets.metrics._funnel_table import funnel_table
 from kpiwidgets.metrics.choices import Attempts, Order, Period
@@ -162,6 +165,29 @@ class FunnelSession:
         if limit is not None:
             frame = frame.head(limit)
         return chain.prep.finish(frame, tz_columns=entity_columns(spec))
+
+    def count(
+        self,
+        steps: list[Any],
+        *,
+        window: Any = "30D",
+        by: str | None = None,
+        furthest: int | None = None,
+        **scan: Any,
+    ) -> int:
+        """The number of rows :meth:`entities` would return (``furthest``: only the entities
+        whose furthest step number is this), counted in the engine on the cached chain: a
+        drill-down shows a count and its first rows without converting the whole list."""
+        key = ("count", _freeze(steps), str(window), by, furthest, _freeze(scan))
+        return self._remember(key, lambda: self._count(steps, window, by, furthest, scan))
+
+    def _count(
+        self, steps: list[Any], window: Any, by: str | None, furthest: int | None, scan: dict
+    ) -> int:
+        _, _, per_entity = self._per_entity(steps, window, by, **scan)
+        if furthest is not None:
+            per_entity = per_entity.filter(nw.col(FURTHEST) == furthest)
+        return int(per_entity.select(nw.len().alias("n")).collect()["n"][0])
 
     # -- the other views (a scan each, remembered) -------------------------------------------
     def trend(self, steps: list[Any], *, freq: Period = "W", **settings: Any) -> Any:

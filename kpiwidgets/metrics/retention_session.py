@@ -7,6 +7,10 @@ breakdown column (and the value column for mode ``"on"``), cached. Every other v
 "all" view sums the breakdown values, which partition the entities), without touching the
 activity again. A breakdown value's view is therefore ``cohort_retention`` of that value's
 entities with the whole activity's ``as_of``, so every view shares one calendar.
+
+A lazy activity (a DuckDB relation, a polars LazyFrame, Spark) is never collected: the scan
+runs on its engine and only the grid (one row per cohort, period and breakdown value) is
+converted to pandas.
 """
 
 from __future__ import annotations
@@ -198,7 +202,16 @@ def _with_attributes(activity: Any, attributes: Any, *, entity: str, by: str | N
     if by in columns_of(activity):
         raise ValueError(f"RetentionGrid: {by!r} is in both the activity and attributes")
     table = nw.from_native(attributes).select(entity, by)
-    if isinstance(table, nw.DataFrame) and table[entity].is_duplicated().any():
+    if isinstance(table, nw.DataFrame):
+        twice = bool(table[entity].is_duplicated().any())
+    else:
+        # A lazy table (a DuckDB relation over Parquet, ...) is checked by one aggregate:
+        # rows against distinct ids, never collected.
+        keyed = table.filter(~nw.col(entity).is_null())
+        counts = keyed.select(nw.len().alias("n"), nw.col(entity).n_unique().alias("u"))
+        row = counts.collect().row(0)
+        twice = int(row[0]) != int(row[1])
+    if twice:
         raise ValueError(
             f"RetentionGrid: attributes must have one row per {entity!r}; some appear twice"
         )

@@ -263,13 +263,15 @@ def _targets(targets: Any) -> pd.DataFrame | dict[str, float] | None:
         return None
     if isinstance(targets, Mapping):
         return {str(k): float(v) for k, v in targets.items()}
-    table = _pandas(targets)
-    missing = [c for c in ("kpi", "period", "target") if c not in table]
+    frame = nw.from_native(targets)
+    names = list(frame.collect_schema().names())
+    missing = [c for c in ("kpi", "period", "target") if c not in names]
     if missing:
         raise ValueError(
-            f"targets: missing column(s) {missing}; found {list(table.columns)} (expected "
-            "kpi, period, target)"
+            f"targets: missing column(s) {missing}; found {names} (expected kpi, period, target)"
         )
+    # Only the three columns cross into pandas (a lazy table's other columns are not read).
+    table = _pandas(frame.select("kpi", "period", "target").to_native())
     table = table.dropna(subset=["kpi", "period"])
     table["period"] = pd.to_datetime(table["period"])
     unknown = sorted(set(table["kpi"]) - set(REGISTRY))

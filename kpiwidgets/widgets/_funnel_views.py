@@ -7,7 +7,6 @@ import html
 from typing import Any
 
 import ipywidgets as widgets
-import narwhals.stable.v2 as nw
 
 from kpiwidgets.charts._base import WIDGET_CHART_WIDTH
 from kpiwidgets.charts.funnel import funnel_trend_chart, time_to_convert_chart
@@ -15,7 +14,7 @@ from kpiwidgets.metrics.funnel import OVERALL
 from kpiwidgets.widgets._funnel_inputs import readable_segments
 from kpiwidgets.widgets._parts import ChartSlot, html_table, placeholder_chart, to_pandas
 
-__all__ = ["DRILL_ROWS", "VIEWS", "DrillDown", "SecondaryViews"]
+__all__ = ["DRILL_ROWS", "VIEWS", "DrillDown", "SecondaryViews", "stopped_at"]
 
 DRILL_ROWS = 10
 VIEWS = ("Funnel", "Trend", "Time to convert", "Segments")
@@ -44,14 +43,13 @@ class SecondaryViews:
         self.stale.discard(view)
         by = settings.get("by")
         if view == "Trend":
-            trend = session.trend(steps, freq=freq, **settings)
+            trend = to_pandas(session.trend(steps, freq=freq, **settings))
             self.trend.update(funnel_trend_chart(trend, width=WIDGET_CHART_WIDTH))
         elif view == "Time to convert":
             ttc = session.time_to_convert(steps, **settings)
+            title = f"Time from {steps[0]} to {steps[-1]}"
             self.ttc.update(
-                time_to_convert_chart(
-                    ttc.bins, title=f"Time from {steps[0]} to {steps[-1]}", width=WIDGET_CHART_WIDTH
-                )
+                time_to_convert_chart(to_pandas(ttc.bins), title=title, width=WIDGET_CHART_WIDTH)
             )
             self.ttc_summary.value = html_table(to_pandas(ttc.summary), css_class="kpi-table")
         elif view == "Segments":
@@ -114,7 +112,3 @@ def stopped_at(result: Any, step: int, n_steps: int) -> int:
     reached = frame.set_index("step_number")["entities"]
     following = int(reached.get(step + 1, 0)) if step < n_steps else 0
     return int(reached.get(step, 0)) - following
-
-
-def count_rows(frame: Any) -> int:
-    return int(nw.from_native(frame).lazy().select(nw.len()).collect().item())

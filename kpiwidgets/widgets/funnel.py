@@ -28,7 +28,6 @@ from kpiwidgets.widgets._funnel_views import (
     VIEWS,
     DrillDown,
     SecondaryViews,
-    count_rows,
     stopped_at,
 )
 from kpiwidgets.widgets._parts import (
@@ -52,7 +51,8 @@ class FunnelExplorer(KPIWidget):
 
     Every control is a setting (a traitlet), so ``explorer.window = "14D"`` recomputes
     exactly as the control does, and ``explorer.result`` is the frame the funnel chart draws
-    — equal to ``kw.funnel(events, explorer.steps, window=..., ...)`` for the same settings.
+    — equal to ``kw.funnel(events, explorer.steps, window=..., ...)`` for the same settings,
+    as pandas whatever the engine (it is a few rows per step).
     Bad settings follow :class:`KPIWidget`'s policy: ``explorer.order = "bogus"`` raises
     ``TraitError``; ``explorer.steps = ["lead", "nope"]`` (a step the log does not have) or
     an unreadable window shows in the widget.
@@ -94,6 +94,14 @@ class FunnelExplorer(KPIWidget):
 
     Speed: changing the window, the breakdown or the selected step reuses the session's
     per-entity step chain (no rescan of the events); steps, order, attempts and dates rescan.
+
+    Lazy inputs (a DuckDB relation, a polars LazyFrame, e.g. from
+    ``kw.read_dataset(folder, engine="duckdb")``) stay on their engine: the events are not
+    collected. What crosses into Python is aggregates (event counts, the funnel table, the
+    views), the per-entity chain (one row per entity, or per attempt with
+    ``attempts="best"``), and of a drill-down list its count and the rows shown;
+    :attr:`drop_offs` (the CSV) converts the whole list of that step, on demand. (A strict
+    funnel on DuckDB also holds each entity's event times while it scans: see the README.)
     """
 
     REFRESH: ClassVar[dict[str, tuple[str, ...]]] = {
@@ -261,7 +269,8 @@ class FunnelExplorer(KPIWidget):
         return {name: getattr(self, name) for name in names}
 
     def compute(self) -> None:
-        self.result = self._session.funnel(list(self.steps), **self._settings())
+        # The funnel table is a few rows per step: pandas on every engine, read once here.
+        self.result = to_pandas(self._session.funnel(list(self.steps), **self._settings()))
         # Gone with fewer steps: the selection ends. Set now to a step that does not exist:
         # the drill-down says so (the policy for values wrong for the data).
         gone = self.selected_step is not None and self.selected_step > len(self.steps)
@@ -332,8 +341,8 @@ class FunnelExplorer(KPIWidget):
         if not 1 <= k <= last:
             raise ValueError(f"selected_step: expected a step number 1..{last}, found {k}")
         steps, settings = list(self.steps), self._settings()
-        if self.order == "any":  # reaching k+1 does not imply k: count the list
-            count = count_rows(self._session.entities(steps, furthest=k, **settings))
+        if self.order == "any":  # reaching k+1 does not imply k: count them (in the engine)
+            count = self._session.count(steps, furthest=k, **settings)
         else:
             count = stopped_at(self.result, k, last)
         # Only the rows shown cross over to pandas: filtered and cut in the engine.
