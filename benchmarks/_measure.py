@@ -1,11 +1,11 @@
 """Timing and peak memory for the benchmark suite (``python -m benchmarks``).
 
 Times are wall-clock medians of runs that alternate between our function and its reference
-(load on a shared machine then hits both alike). Peak memory is the process's resident-set
-high-water mark during one call above its resident size just before it: Linux resets the mark
-when ``5`` is written to ``/proc/self/clear_refs``, so each call is measured on its own, native
-allocations (DuckDB, polars, Arrow) included. Where that file cannot be written the column
-says ``n/a``.
+(load on a shared machine then hits both alike). Peak memory is the resident-set high-water
+mark during one call above the resident size just before it, measured in a fresh process per
+case (after generating its input): Linux resets the mark when ``5`` is written to
+``/proc/self/clear_refs``, so native allocations (DuckDB, polars, Arrow) are included. Where
+that file cannot be written the column says ``n/a``.
 """
 
 from __future__ import annotations
@@ -31,9 +31,26 @@ def _status_kib(key: str) -> int | None:
     return None
 
 
+def _release_freed_memory() -> None:
+    """Hand memory freed by Python and numpy back to the system (glibc keeps it otherwise,
+    and a call reusing it would look as if it needed none)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def peak_memory(fn: Callable[[], Any]) -> tuple[Any, int | None]:
-    """``(fn(), bytes)``: the call's result and its peak resident memory above the start."""
+    """``(fn(), bytes)``: the call's result and its peak resident memory above the start.
+
+    Exact in a fresh process (what ``python -m benchmarks`` does for the memory column);
+    in a process that already ran big queries, memory freed by earlier calls and kept by an
+    allocator (DuckDB's among them) is reused, so a later call may show too little.
+    """
     gc.collect()
+    _release_freed_memory()
     try:
         with open("/proc/self/clear_refs", "w") as refs:
             refs.write("5")
