@@ -2,7 +2,8 @@
 
 * A folder of CSV exports written here, with counts known by construction, is what every app
   shows (checked in Chromium with outside requests blocked); an app whose table the folder
-  lacks says which, in its page, with no traceback.
+  lacks says which, in its page, with no traceback. The same folder as Parquet files served
+  with ``--engine duckdb`` (lazy tables: the apps compute on DuckDB) shows the same numbers.
 * Bound beyond loopback, the server refuses a request without the token and serves one with it.
 """
 
@@ -29,7 +30,7 @@ LEADS = [
 REACHED = {"mql": ["L1", "L2", "L4", "L5"], "sql": ["L1", "L4"]}
 
 
-def _write_export(folder) -> None:
+def _write_export(folder, parquet: bool = False) -> None:
     folder.mkdir()
     lines = ["lead_id,created_at,channel"] + [",".join(row) for row in LEADS]
     (folder / "leads.csv").write_text("\n".join(lines) + "\n")
@@ -41,16 +42,24 @@ def _write_export(folder) -> None:
                 at = datetime.fromisoformat(created) + timedelta(days=days)
                 events.append(f"{lead},{step},{at:%Y-%m-%d %H:%M:%S},{channel}")
     (folder / "funnel_events.csv").write_text("\n".join(events) + "\n")
+    if parquet:  # the same tables, typed, as Parquet files (what lazy engines read)
+        import pandas as pd
+
+        for name, when in (("leads", "created_at"), ("funnel_events", "timestamp")):
+            csv = folder / f"{name}.csv"
+            pd.read_csv(csv, parse_dates=[when]).to_parquet(folder / f"{name}.parquet")
+            csv.unlink()
 
 
-@pytest.fixture(scope="module")
-def data_server(tmp_path_factory):
+@pytest.fixture(scope="module", params=["csv", "parquet-duckdb"])
+def data_server(tmp_path_factory, request):
     work = tmp_path_factory.mktemp("data")
     folder = work / "export"
-    _write_export(folder)
+    lazy = request.param == "parquet-duckdb"
+    _write_export(folder, parquet=lazy)
     port = free_port()
     command = [sys.executable, "-m", "kpiwidgets", "serve", "--no-browser", f"--port={port}"]
-    command += ["--data", str(folder)]
+    command += ["--data", str(folder), *(["--engine", "duckdb"] if lazy else [])]
     base = f"http://127.0.0.1:{port}"
     process = start_server(command, cwd=work, log=work / "serve.log", base=base)
     yield base, (work / "serve.log")
