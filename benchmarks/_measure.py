@@ -17,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Timing", "compare", "peak_memory"]
+__all__ = ["Timing", "compare", "peak_memory", "status_kib"]
 
 
-def _status_kib(key: str) -> int | None:
+def status_kib(key: str) -> int | None:
+    """A ``/proc/self/status`` figure in KiB (``VmRSS``, ``VmHWM``); None where unknown."""
     try:
         with open("/proc/self/status") as status:
             for line in status:
@@ -56,9 +57,9 @@ def peak_memory(fn: Callable[[], Any]) -> tuple[Any, int | None]:
             refs.write("5")
     except OSError:
         return fn(), None
-    before = _status_kib("VmRSS")
+    before = status_kib("VmRSS")
     result = fn()
-    peak = _status_kib("VmHWM")
+    peak = status_kib("VmHWM")
     if before is None or peak is None:
         return result, None
     return result, max(peak - before, 0) * 1024

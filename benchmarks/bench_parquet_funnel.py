@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks._measure import status_kib
 from benchmarks.data import STEPS
 
 TABLE = "funnel_events"
@@ -142,20 +143,9 @@ def write_folder(folder: Path, events: int, part_rows: int, ids: str, seed: int)
 # -- measurements, each in its own process ----------------------------------------------------
 
 
-def _status_kib(key: str) -> int | None:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def _peak_bytes() -> int:
     """The process's peak resident memory (VmHWM; ru_maxrss where /proc is missing)."""
-    hwm = _status_kib("VmHWM")
+    hwm = status_kib("VmHWM")
     return (hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
