@@ -40,33 +40,39 @@ def from_utc(column: nw.Expr, zone: str) -> nw.Expr:
     return column.dt.replace_time_zone("UTC").dt.convert_time_zone(zone)
 
 
-def check_duckdb_zones(name: str, time_zones: dict[str, str]) -> None:
-    """DuckDB shows TIMESTAMPTZ in its connection's zone and converts to no other one."""
+def _require_utc(name: str, time_zones: dict[str, str], shown: str, needs: str) -> None:
+    """Raise unless the frame's (single) zone is UTC; ``shown`` says where the zone comes
+    from, ``needs`` why UTC is needed and how to get it."""
     zone = next(iter(time_zones.values()))
     if zone not in UTC_ZONES:
         columns = ", ".join(map(repr, time_zones))
-        raise ValueError(
-            f"{name}: column(s) {columns} are DuckDB TIMESTAMPTZ shown in the connection's time "
-            f"zone {zone!r}; DuckDB cannot convert them to UTC for us, so tz-aware DuckDB "
-            "input is computed only with the connection in UTC: run SET TimeZone = 'UTC' on "
-            "the connection, or pass naive local times (e.g. timestamp AT TIME ZONE "
-            f"'{zone}')"
-        )
+        raise ValueError(f"{name}: column(s) {columns} are {shown} {zone!r}; {needs}")
+
+
+def check_duckdb_zones(name: str, time_zones: dict[str, str]) -> None:
+    """DuckDB shows TIMESTAMPTZ in its connection's zone and converts to no other one."""
+    zone = next(iter(time_zones.values()))
+    _require_utc(
+        name,
+        time_zones,
+        "DuckDB TIMESTAMPTZ shown in the connection's time zone",
+        "DuckDB cannot convert them to UTC for us, so tz-aware DuckDB input is computed only "
+        "with the connection in UTC: run SET TimeZone = 'UTC' on the connection, or pass "
+        f"naive local times (e.g. timestamp AT TIME ZONE '{zone}')",
+    )
 
 
 def check_spark_zones(name: str, time_zones: dict[str, str]) -> None:
     """Spark shows TIMESTAMP in its session's zone; durations and order are computed on UTC
     instants, which narwhals can only make from a session in UTC."""
-    zone = next(iter(time_zones.values()))
-    if zone not in UTC_ZONES:
-        columns = ", ".join(map(repr, time_zones))
-        raise ValueError(
-            f"{name}: column(s) {columns} are Spark TIMESTAMP values shown in the session's "
-            f"time zone {zone!r}; funnels, durations and KPIs compute Spark timestamps as UTC "
-            "instants, which needs the session in UTC: "
-            "spark.conf.set('spark.sql.session.timeZone', 'UTC') (calendar periods of "
-            "cohort_retention in the session's zone work in any session zone)"
-        )
+    _require_utc(
+        name,
+        time_zones,
+        "Spark TIMESTAMP values shown in the session's time zone",
+        "funnels, durations and KPIs compute Spark timestamps as UTC instants, which needs "
+        "the session in UTC: spark.conf.set('spark.sql.session.timeZone', 'UTC') (calendar "
+        "periods of cohort_retention in the session's zone work in any session zone)",
+    )
 
 
 def time_zones_of(frame: nw.DataFrame | nw.LazyFrame) -> dict[str, str]:
