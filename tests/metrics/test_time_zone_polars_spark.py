@@ -455,3 +455,15 @@ def test_time_in_stage_on_berlin_input_is_elapsed_time(engine):
     out = _run(engine, kw.kpi("time_in_stage", data, by="stage"))
     # qualify lasted 25 real hours (one wall-clock day); proposal has no next stage.
     assert out.set_index("stage")["value"].to_dict() == pytest.approx({"qualify": 25 / 24})
+
+
+def test_a_duration_between_a_zoned_and_a_naive_column_is_a_clear_error():
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["a"],
+            "created_at": _utc(["2024-01-01 10:00"]),
+            "first_response_at": pd.to_datetime(["2024-01-01 10:05"]),  # naive
+        }
+    )
+    with pytest.raises(ValueError, match=r"first_response_at.*created_at.*both time-zone-aware"):
+        kw.kpi("lead_response_time", {"leads": leads})

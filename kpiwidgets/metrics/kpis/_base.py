@@ -334,7 +334,11 @@ def seconds(lf: nw.LazyFrame, later: str, earlier: str) -> nw.Expr:
     names = set(lf.collect_schema().names())
     pair = [instant_column(c) if instant_column(c) in names else c for c in (later, earlier)]
     if (pair[0] == later) != (pair[1] == earlier):
-        raise AssertionError(f"durations: {later!r} and {earlier!r} must both be zoned or not")
+        raise ValueError(
+            f"durations: {later!r} and {earlier!r} must both be time-zone-aware or both naive, "
+            "found one of each; give both columns the same kind (e.g. localize the naive one "
+            "to the other's zone)"
+        )
     delta = microseconds_between(lf, *pair)
     return delta.cast(nw.Float64) / 1_000_000.0
 
