@@ -465,5 +465,5 @@ def test_a_duration_between_a_zoned_and_a_naive_column_is_a_clear_error():
             "first_response_at": pd.to_datetime(["2024-01-01 10:05"]),  # naive
         }
     )
-    with pytest.raises(ValueError, match=r"first_response_at.*created_at.*both time-zone-aware"):
+    with pytest.raises(ValueError, match=r"first_response_at.*created_at.*both be time-zone-aware"):
         kw.kpi("lead_response_time", {"leads": leads})
