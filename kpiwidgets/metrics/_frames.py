@@ -256,29 +256,37 @@ def drop_null_rows(
     *,
     name: str = "input",
     checks: dict[str, nw.Expr] | None = None,
+    counted: tuple[dict[str, int], int] | None = None,
 ) -> Prepared:
     """Leave out rows with a null in any of ``columns``, counting them per column.
 
     The counts land in ``prep.dropped`` (``{"null entity_id": 3, ...}``); a
     :class:`DroppedRowsWarning` names them so they are never dropped silently. ``checks``
     (name -> scalar aggregate expression) are evaluated in the same scan, saving a pass over
-    large inputs; their values land in ``prep.checks``.
+    large inputs; their values land in ``prep.checks``. ``counted`` gives the counts instead
+    of a scan (nulls per column, rows with any null), for callers that read the columns
+    themselves.
     """
     extra = checks or {}
-    counts = (
-        prep.lf.select(
-            *(nw.col(c).is_null().cast(nw.Int64).sum().alias(c) for c in columns),
-            *(expr.alias(f"__check_{key}") for key, expr in extra.items()),
+    if counted is None:
+        counts = (
+            prep.lf.select(
+                *(nw.col(c).is_null().cast(nw.Int64).sum().alias(c) for c in columns),
+                *(expr.alias(f"__check_{key}") for key, expr in extra.items()),
+            )
+            .collect()
+            .to_dict(as_series=False)
         )
-        .collect()
-        .to_dict(as_series=False)
-    )
-    for key in extra:
-        prep.checks[key] = counts.pop(f"__check_{key}")[0]
-    dropped = {f"null {c}": int(v[0] or 0) for c, v in counts.items() if v[0]}
+        for key in extra:
+            prep.checks[key] = counts.pop(f"__check_{key}")[0]
+        per_column = {c: int(v[0] or 0) for c, v in counts.items()}
+    else:
+        per_column, total = counted
+    dropped = {f"null {c}": v for c, v in per_column.items() if v}
     if dropped:
         any_null = nw.any_horizontal(*(nw.col(c).is_null() for c in columns), ignore_nulls=True)
-        total = int(prep.lf.select(any_null.cast(nw.Int64).sum().alias("n")).collect()["n"][0])
+        if counted is None:
+            total = int(prep.lf.select(any_null.cast(nw.Int64).sum().alias("n")).collect()["n"][0])
         prep.lf = prep.lf.filter(~any_null)
         prep.dropped.update(dropped)
         prep.dropped["rows left out"] = total

@@ -273,6 +273,12 @@ def setup(events: Any, steps: Steps, **params: Any) -> tuple[Prepared, FunnelSpe
 
     ``params`` are :func:`make_spec`'s keywords (the public functions' funnel parameters).
     """
+    prep, spec = plan(events, steps, **params)
+    return prep, spec, scan(prep, spec)
+
+
+def plan(events: Any, steps: Steps, **params: Any) -> tuple[Prepared, FunnelSpec]:
+    """:func:`setup` up to the scan: validated parameters and the routed frame."""
     prep = prepare(events, name="events", instants=True)
     if prep.lf.implementation.is_duckdb():
         _check_default_connection(prep.lf.to_native())
@@ -281,14 +287,29 @@ def setup(events: Any, steps: Steps, **params: Any) -> tuple[Prepared, FunnelSpe
         # scanned by DuckDB zero-copy and the result goes back to Arrow in ``finish``.
         prep.lf = nw.from_native(_connection().from_arrow(prep.lf.collect().to_native()))
     spec = make_spec(prep, steps, **params)
-    entity, event, timestamp = spec.entity, spec.event, spec.timestamp
-    event_type = prep.lf.collect_schema()[event]
+    event_type = prep.lf.collect_schema()[spec.event]
     if event_type not in (nw.String, nw.Categorical) and not isinstance(event_type, nw.Enum):
         # Event codes stored as numbers: steps name them as text ("3"), on every engine alike.
-        prep.lf = prep.lf.with_columns(nw.col(event).cast(nw.String))
-    prep = drop_null_rows(
-        prep, [entity, event, timestamp], name="events", checks=step_name_checks(spec)
-    )
+        prep.lf = prep.lf.with_columns(nw.col(spec.event).cast(nw.String))
+    return prep, spec
+
+
+Counted = tuple[dict[str, int], int, dict[str, Any]]
+
+
+def scan(prep: Prepared, spec: FunnelSpec, counted: Counted | None = None) -> nw.LazyFrame:
+    """:func:`setup` from the scan on: null rows dropped and counted, step names checked.
+
+    ``counted`` (nulls per key column, rows with any null, :func:`step_name_checks` values)
+    replaces the scan when the caller has read the columns itself.
+    """
+    keys = [spec.entity, spec.event, spec.timestamp]
+    if counted is None:
+        prep = drop_null_rows(prep, keys, name="events", checks=step_name_checks(spec))
+    else:
+        per_column, total, present = counted
+        prep = drop_null_rows(prep, keys, name="events", counted=(per_column, total))
+        prep.checks.update(present)
     lf = prepared_events(prep, spec)
     check_step_names(lf, spec, prep.checks)
-    return prep, spec, lf
+    return lf

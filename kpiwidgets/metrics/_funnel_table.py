@@ -19,7 +19,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 
 from kpiwidgets.metrics._engines import microseconds_between
-from kpiwidgets.metrics._frames import ratio
+from kpiwidgets.metrics._frames import _connection, ratio
 from kpiwidgets.metrics._funnel_plan import FunnelSpec, step_time
 from kpiwidgets.metrics._funnel_steps import StepFrames
 from kpiwidgets.metrics._names import internal
@@ -154,6 +154,21 @@ def step_counts_from_steps(
     counts = [internal(f"n{k}") for k in range(2, spec.n_steps + 1)]
     wide = wide.with_columns(nw.col(c).fill_null(0.0) for c in counts)
     return _long_counts(wide, keys, spec, keys if by else [], medians=True)
+
+
+def counts_table(counts: Any, medians: Any, spec: FunnelSpec) -> nw.LazyFrame:
+    """:func:`funnel_columns`' input from per-step counts and median gaps (microseconds,
+    NaN at step 1) computed outside the plans (:mod:`._funnel_kernel`)."""
+    import pyarrow as pa
+
+    wide = {_GROUP: [0]}
+    for k in range(1, spec.n_steps + 1):
+        wide[internal(f"n{k}")] = [float(counts[k - 1])]
+        if k > 1:
+            median = medians[k - 1]
+            wide[internal(f"m{k}")] = [None if median != median else float(median)]
+    frame = nw.from_native(_connection().from_arrow(pa.table(wide)))
+    return funnel_columns(_long_counts(frame, [_GROUP], spec, [], medians=True), spec, [])
 
 
 def _names(k: int) -> list[str]:
