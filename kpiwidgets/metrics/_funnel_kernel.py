@@ -112,6 +112,8 @@ def _step_times(
     each thread walks its share of the entities.
     """
     from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
+    from itertools import pairwise
 
     n = len(entity)
     threads = _threads(n)
@@ -119,65 +121,49 @@ def _step_times(
     counts = [np.zeros(n_entities + 1, np.int64) for _ in range(threads)]
     with ThreadPoolExecutor(threads) as pool:
 
-        def each(fn: Any, *args: Any) -> None:
-            for future in [pool.submit(fn, *a) for a in zip(*args, strict=True)]:
+        def run_all(calls: list[Any]) -> None:
+            for future in [pool.submit(call) for call in calls]:
                 future.result()
 
-        parts = range(threads)
-        each(
-            jit.count_rows,
-            [entity] * threads,
-            [codes] * threads,
-            [ts] * threads,
-            cuts[:-1],
-            cuts[1:],
-            counts,
+        shares = list(pairwise(cuts))
+        run_all(
+            [
+                partial(jit.count_rows, entity, codes, ts, lo, hi, part)
+                for (lo, hi), part in zip(shares, counts, strict=True)
+            ]
         )
-        sizes = np.sum([c[1:] for c in counts], axis=0) if threads > 1 else counts[0][1:]
         offsets = np.zeros(n_entities + 1, np.int64)
-        np.cumsum(sizes, out=offsets[1:])
+        np.cumsum(np.sum([c[1:] for c in counts], axis=0), out=offsets[1:])
+        # Each thread's first slot per entity: after the rows of the threads before it.
         fills, before = [], offsets[:-1].copy()
-        for c in counts:
+        for part in counts:
             fills.append(before.copy())
-            before += c[1:]
+            before += part[1:]
         group_ts = np.empty(offsets[-1], np.int64)
         group_code = np.empty(offsets[-1], np.int32)
-        each(
-            jit.place_rows,
-            [entity] * threads,
-            [codes] * threads,
-            [ts] * threads,
-            cuts[:-1],
-            cuts[1:],
-            fills,
-            [group_ts] * threads,
-            [group_code] * threads,
+        run_all(
+            [
+                partial(jit.place_rows, entity, codes, ts, lo, hi, fill, group_ts, group_code)
+                for (lo, hi), fill in zip(shares, fills, strict=True)
+            ]
         )
-        del fills, counts
+        del fills, counts, before
         out = np.full((spec.n_steps, n_entities), _NONE, np.int64)
         # Entity ranges holding about equal numbers of rows.
         g_cuts = np.searchsorted(offsets, np.linspace(0, offsets[-1], threads + 1)).astype(np.int64)
         g_cuts[0], g_cuts[-1] = 0, n_entities
         start, end, window = bounds
-        each(
-            lambda lo, hi: jit.walk(
-                offsets,
-                group_ts,
-                group_code,
-                member,
-                overlap,
-                start,
-                end,
-                window,
-                spec.attempts == "best",
-                lo,
-                hi,
-                out,
-            ),
-            g_cuts[:-1],
-            g_cuts[1:],
+        best = spec.attempts == "best"
+        run_all(
+            [
+                partial(
+                    jit.walk,
+                    *(offsets, group_ts, group_code, member, overlap),
+                    *(start, end, window, best, lo, hi, out),
+                )
+                for lo, hi in pairwise(g_cuts)
+            ]
         )
-        del parts
     return out
 
 
