@@ -45,8 +45,13 @@ def test_a_tile_opens_its_detail_and_the_breakdown_redraws_it(
     legend = " ".join(page.locator(f"{CHART} .role-legend text").all_text_contents())
     assert "referral" in legend and "events" in legend
     # The rows under the chart follow it (the table is sent just after the chart).
+    # (The table is replaced as a whole: wait for the new one's single download link rather
+    # than count while the old one is being swapped out.)
     page.locator(".kpi-detail-table").get_by_text("2025 Q4").first.wait_for()
-    assert page.locator(".kpi-detail-table a[download]").count() == 1
+    page.wait_for_function(
+        "(selector) => document.querySelectorAll(selector).length === 1",
+        arg=".kpi-detail-table a[download]",
+    )
 
     assert page.locator(".kpi-error:visible").count() == 0
     assert page.locator(".jp-OutputArea-output pre:has-text('Traceback')").count() == 0
