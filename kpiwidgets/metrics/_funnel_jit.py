@@ -9,8 +9,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-NONE = np.iinfo(np.int64).min
-MAX = np.iinfo(np.int64).max
+from kpiwidgets.metrics._funnel_kernel import _I64_MAX as MAX
+from kpiwidgets.metrics._funnel_kernel import _NONE as NONE
+
 _SMALL = 32  # groups up to this size are sorted by insertion
 
 

@@ -1,7 +1,7 @@
 """A compiled single pass for large in-memory ordered funnels (``order="ordered"``).
 
 The lazy plans (:mod:`._funnel_steps`) join and aggregate once per step in DuckDB. For a large
-pandas (or Arrow) event log without a breakdown, :func:`funnel_counts` instead groups the
+pandas event log without a breakdown, :func:`funnel_counts` instead groups the
 step rows by entity with a counting sort and walks each entity's few rows once, compiled
 with numba. The semantics are the plans' own (docs/funnels.md), rule by rule:
 
@@ -16,8 +16,8 @@ with numba. The semantics are the plans' own (docs/funnels.md), rule by rule:
 It is used only when it pays: numba must be importable and the log must have at least
 :data:`MIN_ROWS` rows (the first call in a process compiles or loads the cached machine code,
 which a small log would not win back). Anything it does not handle returns ``None`` and the
-caller runs the plans: other orders, breakdowns, timestamps with nanoseconds, event or
-entity columns it cannot read as codes.
+caller runs the plans: other orders, breakdowns, timestamps with sub-microsecond parts,
+event or entity columns it cannot read as codes.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from kpiwidgets.metrics._frames import Prepared
-from kpiwidgets.metrics._funnel_plan import FunnelSpec, scan
+from kpiwidgets.metrics._funnel_plan import FunnelSpec, name_check, scan
 
 __all__ = ["MIN_ROWS", "funnel_counts"]
 
@@ -40,7 +40,8 @@ THREAD_MIN_ROWS = 1_000_000
 """Smallest log whose passes are shared out between threads (one per core, up to 4)."""
 
 _I64_MAX = np.iinfo(np.int64).max
-_NONE = np.iinfo(np.int64).min  # "step not reached" in the kernel's output
+_NONE = np.iinfo(np.int64).min
+"""A missing time (NaT) in the input, and "step not reached" in the compiled pass's output."""
 
 
 def funnel_counts(
@@ -78,7 +79,7 @@ def funnel_counts(
         else 0
     )
     found = np.bincount(codes + 1, minlength=len(wanted) + 1)[1:]
-    present = {f"step name {n}": bool(found[i]) for i, n in enumerate(wanted)}
+    present = {name_check(n): bool(found[i]) for i, n in enumerate(wanted)}
     present["events"] = len(native) - per_column[spec.event]
     scan(prep, spec, counted=(per_column, total, present))
     member = np.zeros((len(wanted), spec.n_steps), dtype=np.bool_)

@@ -226,10 +226,15 @@ def prepared_events(prep: Prepared, spec: FunnelSpec) -> nw.LazyFrame:
     return lf
 
 
+def name_check(name: str) -> str:
+    """Key of "is step name ``name`` present" among the scan's checks."""
+    return f"step name {name}"
+
+
 def step_name_checks(spec: FunnelSpec) -> dict[str, nw.Expr]:
     """One "is this step name present" aggregate per name, for :func:`check_step_names`."""
     wanted = sorted({n for names in spec.steps for n in names})
-    checks = {f"step name {n}": (nw.col(spec.event) == n).any() for n in wanted}
+    checks = {name_check(n): (nw.col(spec.event) == n).any() for n in wanted}
     return {**checks, "events": nw.col(spec.event).count()}
 
 
@@ -240,7 +245,7 @@ def check_step_names(lf: nw.LazyFrame, spec: FunnelSpec, present: dict[str, Any]
     An empty event log has no names to check: its funnel is zero at every step.
     """
     wanted = sorted({n for names in spec.steps for n in names})
-    missing = [n for n in wanted if not present.get(f"step name {n}")]
+    missing = [n for n in wanted if not present.get(name_check(n))]
     if missing and present.get("events"):
         names_found = (
             lf.select(nw.col(spec.event).cast(nw.String)).unique().collect()[spec.event].to_list()
