@@ -16,31 +16,49 @@ _SMALL = 32  # groups up to this size are sorted by insertion
 
 
 @numba.njit(cache=True, nogil=True)
-def count_rows(entity, codes, ts, lo, hi, counts):
-    """Add the usable rows ``lo..hi`` (a step name, a time, an entity) to ``counts[g + 1]``."""
+def count_rows(entity, base, codes, ts, lo, hi, shift, buckets, names):
+    """Count the usable rows ``lo..hi`` (a step name, a time, an entity) per bucket of
+    entities (entity ``g = entity[i] - base`` is in bucket ``g >> shift``), and every row of a
+    step name per name (``names[code]``)."""
     for i in range(lo, hi):
-        if codes[i] >= 0 and ts[i] != NONE and entity[i] >= 0:
-            counts[entity[i] + 1] += 1
+        c = codes[i]
+        if c >= 0:
+            names[c] += 1
+            g = entity[i] - base
+            if ts[i] != NONE and g >= 0:
+                buckets[g >> shift] += 1
 
 
 @numba.njit(cache=True, nogil=True)
-def place_rows(entity, codes, ts, lo, hi, fill, group_ts, group_code):
-    """Scatter the usable rows ``lo..hi`` to their entity's slots (``fill[g]``: next slot)."""
+def place_rows(entity, base, codes, ts, lo, hi, shift, fill, b_entity, b_ts, b_code):
+    """Copy the usable rows ``lo..hi`` to their bucket's slots (``fill[b]``: its next slot).
+
+    Few buckets (a few hundred) keep these writes in the caches, where writing each row
+    straight to its entity's slot would miss them on almost every row."""
     for i in range(lo, hi):
-        if codes[i] >= 0 and ts[i] != NONE and entity[i] >= 0:
-            g = entity[i]
-            p = fill[g]
-            group_ts[p] = ts[i]
-            group_code[p] = codes[i]
-            fill[g] = p + 1
+        g = entity[i] - base
+        if codes[i] >= 0 and ts[i] != NONE and g >= 0:
+            b = g >> shift
+            p = fill[b]
+            b_entity[p] = g
+            b_ts[p] = ts[i]
+            b_code[p] = codes[i]
+            fill[b] = p + 1
 
 
 @numba.njit(cache=True, nogil=True)
-def walk(offsets, group_ts, group_code, member, overlap, start, end, window, best, g_lo, g_hi, out):
-    """Per entity ``g_lo..g_hi``, the step times of its counted attempt into ``out[k, g]``
-    (left ``NONE`` where not reached).
+def walk(
+    bucket_rows, b_entity, b_ts, b_code, shift, n_entities, b_lo, b_hi,
+    member, overlap, start, end, window, best, scale, reached, gaps,
+):
+    """Per entity of buckets ``b_lo..b_hi``, its counted attempt: ``reached[k]`` += 1 for each
+    step it reached, and the gap to the step before (whole microseconds, time units /
+    ``scale``) written to ``gaps[k - 1, e + j]`` for the j-th entity of the range (its first
+    entity ``e``) reaching step k.
 
-    ``group_code``: index of the row's event name among the wanted names, sorted;
+    Each bucket's rows (``bucket_rows[b]..bucket_rows[b + 1]``) are grouped by entity first,
+    with a counting sort in a scratch buffer the size of the largest bucket.
+    ``b_code``: index of the row's event name among the wanted names, sorted;
     ``member[name, k]``: the name belongs to step k; ``overlap[k, j]``: steps k and j (j < k)
     share a name; entries in ``[start, end)``; step k within ``window`` of the entry.
     """
@@ -48,34 +66,74 @@ def walk(offsets, group_ts, group_code, member, overlap, start, end, window, bes
     pos = np.empty(n_steps, np.int64)
     kept = np.empty(n_steps, np.int64)
     last = np.empty(n_steps, np.int64)
-    for g in range(g_lo, g_hi):
-        lo, hi = offsets[g], offsets[g + 1]
-        if hi == lo:
+    size = 1 << shift
+    longest = 0
+    for b in range(b_lo, b_hi):
+        longest = max(longest, bucket_rows[b + 1] - bucket_rows[b])
+    lts = np.empty(longest, np.int64)
+    lcode = np.empty(longest, np.int32)
+    offsets = np.empty(size + 1, np.int64)
+    fill = np.empty(size, np.int64)
+    first = b_lo << shift
+    for b in range(b_lo, b_hi):
+        r0, r1 = bucket_rows[b], bucket_rows[b + 1]
+        if r1 == r0:
             continue
-        if hi - lo > 1:
-            _sort_group(group_ts, group_code, lo, hi)
-        last[:] = -1
-        for i in range(lo, hi):
-            for k in range(1, n_steps):
-                if member[group_code[i], k]:
-                    last[k] = i
-        reach_kept = 0
-        last_entry = NONE
-        for i in range(lo, hi):
-            t = group_ts[i]
-            if not member[group_code[i], 0] or t < start or t >= end:
+        e0 = b << shift
+        m = min(e0 + size, n_entities) - e0
+        offsets[: m + 1] = 0
+        for i in range(r0, r1):
+            offsets[b_entity[i] - e0 + 1] += 1
+        for j in range(m):
+            offsets[j + 1] += offsets[j]
+        fill[:m] = offsets[:m]
+        for i in range(r0, r1):
+            j = b_entity[i] - e0
+            p = fill[j]
+            lts[p] = b_ts[i]
+            lcode[p] = b_code[i]
+            fill[j] = p + 1
+        for j in range(m):
+            lo, hi = offsets[j], offsets[j + 1]
+            if hi == lo:
                 continue
-            if reach_kept > 0 and t == last_entry:
-                continue  # one attempt per distinct entry time, from its first row
-            last_entry = t
-            reach = _chain(i, lo, last, group_ts, group_code, member, overlap, window, pos)
-            if reach > reach_kept:  # strictly further: ties keep the earlier entry
-                reach_kept = reach
-                kept[:reach] = pos[:reach]
-            if not best or reach_kept == n_steps:
-                break
-        for k in range(reach_kept):
-            out[k, g] = group_ts[kept[k]]
+            reach = _attempt(lo, hi, lts, lcode, member, overlap, start, end, window, best,
+                             pos, kept, last)
+            if reach:
+                reached[0] += 1
+            for k in range(1, reach):
+                gaps[k - 1, first + reached[k]] = (lts[kept[k]] - lts[kept[k - 1]]) // scale
+                reached[k] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _attempt(lo, hi, lts, lcode, member, overlap, start, end, window, best, pos, kept, last):
+    """The counted attempt of the entity whose rows are ``lo..hi``: its rows in ``kept``,
+    the number of steps it reached returned. Sorts the rows by (time, name code) first."""
+    n_steps = member.shape[1]
+    if hi - lo > 1:
+        _sort_group(lts, lcode, lo, hi)
+    last[:] = -1
+    for i in range(lo, hi):
+        for k in range(1, n_steps):
+            if member[lcode[i], k]:
+                last[k] = i
+    reach_kept = 0
+    last_entry = NONE
+    for i in range(lo, hi):
+        t = lts[i]
+        if not member[lcode[i], 0] or t < start or t >= end:
+            continue
+        if reach_kept > 0 and t == last_entry:
+            continue  # one attempt per distinct entry time, from its first row
+        last_entry = t
+        reach = _chain(i, lo, last, lts, lcode, member, overlap, window, pos)
+        if reach > reach_kept:  # strictly further: ties keep the earlier entry
+            reach_kept = reach
+            kept[:reach] = pos[:reach]
+        if not best or reach_kept == n_steps:
+            break
+    return reach_kept
 
 
 @numba.njit(cache=True, nogil=True)

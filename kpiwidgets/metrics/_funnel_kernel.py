@@ -62,23 +62,25 @@ def funnel_counts(
     read = _columns(native, spec)
     if read is None:
         return None
-    entity, n_entities, names, ts, scale = read
+    entity, base, n_entities, names, ts, scale = read
     wanted = sorted({n for step in spec.steps for n in step})
     codes = _name_codes(names, wanted)
     if codes is None:
         return None
     nulls = {
-        spec.entity: entity < 0,
+        spec.entity: entity < 0 if base == 0 else None,  # integer ids are never null
         spec.event: names.isna().to_numpy(bool),
         spec.timestamp: ts == _NONE,
     }
-    per_column = {c: int(np.count_nonzero(v)) for c, v in nulls.items()}
+    per_column = {c: 0 if v is None else int(np.count_nonzero(v)) for c, v in nulls.items()}
     total = (
-        int(np.count_nonzero(np.logical_or.reduce(list(nulls.values()))))
+        int(np.count_nonzero(np.logical_or.reduce([v for v in nulls.values() if v is not None])))
         if any(per_column.values())
         else 0
     )
-    found = np.bincount(codes + 1, minlength=len(wanted) + 1)[1:]
+    del nulls
+    passes = _Passes(entity, base, n_entities, codes, ts)
+    found = passes.count(len(wanted))
     present = {name_check(n): bool(found[i]) for i, n in enumerate(wanted)}
     present["events"] = len(native) - per_column[spec.event]
     scan(prep, spec, counted=(per_column, total, present))
@@ -92,95 +94,137 @@ def funnel_counts(
             overlap[k - 1, j - 1] = True
     window = min(spec.window // dt.timedelta(microseconds=1) * scale, _I64_MAX)
     bounds = (_bound(spec.start, scale, _NONE), _bound(spec.end, scale, _I64_MAX), window)
-    times = _step_times(kernel, entity, n_entities, codes, ts, member, overlap, bounds, spec)
-    return _summarise(times, scale)
+    return _step_times(passes, member, overlap, bounds, scale, spec)
 
 
-def _step_times(
-    jit: Any,
-    entity: np.ndarray,
-    n_entities: int,
-    codes: np.ndarray,
-    ts: np.ndarray,
-    member: np.ndarray,
-    overlap: np.ndarray,
-    bounds: tuple[int, int, int],
-    spec: FunnelSpec,
-) -> np.ndarray:
-    """Step times ``[k, entity]`` (``_NONE`` where not reached), on up to 4 threads.
+class _Passes:
+    """The compiled passes over one log, shared out between threads (up to 4, one per core).
 
-    A counting sort by entity (each thread counts and places its share of the rows), then
-    each thread walks its share of the entities.
+    The rows are grouped by entity in two levels: :meth:`count` counts the usable rows per
+    bucket of ``2**shift`` consecutive entities (and the rows of each step name);
+    :func:`_step_times` copies the rows to their bucket, then each thread takes a range of
+    buckets, groups each bucket's rows by entity and walks its entities.
     """
-    from concurrent.futures import ThreadPoolExecutor
-    from functools import partial
-    from itertools import pairwise
 
-    n = len(entity)
-    threads = _threads(n)
-    cuts = np.linspace(0, n, threads + 1).astype(np.int64)
-    counts = [np.zeros(n_entities + 1, np.int64) for _ in range(threads)]
-    with ThreadPoolExecutor(threads) as pool:
+    def __init__(
+        self, entity: np.ndarray, base: int, n_entities: int, codes: np.ndarray, ts: np.ndarray
+    ) -> None:
+        from itertools import pairwise
 
-        def run_all(calls: list[Any]) -> None:
+        self.jit = _kernel()
+        self.entity, self.base, self.n_entities, self.codes, self.ts = (
+            entity,
+            base,
+            n_entities,
+            codes,
+            ts,
+        )
+        self.threads = _threads(len(entity))
+        cuts = np.linspace(0, len(entity), self.threads + 1).astype(np.int64)
+        self.shares = list(pairwise(cuts))
+        self.shift = _shift(n_entities, len(entity))
+        self.n_buckets = ((n_entities - 1) >> self.shift) + 1 if n_entities else 1
+        self.counts: list[np.ndarray] = []
+
+    def run(self, calls: list[Any]) -> None:
+        """Run the calls, one per thread (in this thread when there is one)."""
+        if len(calls) == 1:
+            calls[0]()
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(calls)) as pool:
             for future in [pool.submit(call) for call in calls]:
                 future.result()
 
-        shares = list(pairwise(cuts))
-        run_all(
+    def count(self, n_names: int) -> np.ndarray:
+        """Rows per step name (every row naming it); keeps each share's rows per bucket."""
+        from functools import partial
+
+        self.counts = [np.zeros(self.n_buckets, np.int64) for _ in self.shares]
+        names = [np.zeros(max(n_names, 1), np.int64) for _ in self.shares]
+        args = (self.entity, self.base, self.codes, self.ts)
+        self.run(
             [
-                partial(jit.count_rows, entity, codes, ts, lo, hi, part)
-                for (lo, hi), part in zip(shares, counts, strict=True)
+                partial(self.jit.count_rows, *args, lo, hi, self.shift, part, found)
+                for (lo, hi), part, found in zip(self.shares, self.counts, names, strict=True)
             ]
         )
-        offsets = np.zeros(n_entities + 1, np.int64)
-        np.cumsum(np.sum([c[1:] for c in counts], axis=0), out=offsets[1:])
-        # Each thread's first slot per entity: after the rows of the threads before it.
-        fills, before = [], offsets[:-1].copy()
-        for part in counts:
-            fills.append(before.copy())
-            before += part[1:]
-        group_ts = np.empty(offsets[-1], np.int64)
-        group_code = np.empty(offsets[-1], np.int32)
-        run_all(
-            [
-                partial(jit.place_rows, entity, codes, ts, lo, hi, fill, group_ts, group_code)
-                for (lo, hi), fill in zip(shares, fills, strict=True)
-            ]
-        )
-        del fills, counts, before
-        out = np.full((spec.n_steps, n_entities), _NONE, np.int64)
-        # Entity ranges holding about equal numbers of rows.
-        g_cuts = np.searchsorted(offsets, np.linspace(0, offsets[-1], threads + 1)).astype(np.int64)
-        g_cuts[0], g_cuts[-1] = 0, n_entities
-        start, end, window = bounds
-        best = spec.attempts == "best"
-        run_all(
-            [
-                partial(
-                    jit.walk,
-                    *(offsets, group_ts, group_code, member, overlap),
-                    *(start, end, window, best, lo, hi, out),
-                )
-                for lo, hi in pairwise(g_cuts)
-            ]
-        )
-    return out
+        return np.sum(names, axis=0)[:n_names]
 
 
-def _summarise(times: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
-    """Counts and median gaps (microseconds) from the per-entity step times."""
-    n_steps = times.shape[0]
-    counts = np.zeros(n_steps, dtype=np.int64)
-    medians = np.full(n_steps, np.nan)
-    counts[0] = int(np.count_nonzero(times[0] != _NONE))
-    for k in range(1, n_steps):
-        reached = times[k] != _NONE
-        counts[k] = int(np.count_nonzero(reached))
-        if counts[k]:
-            gaps = (times[k][reached] - times[k - 1][reached]) // scale
-            medians[k] = float(np.median(gaps))
-    return counts, medians
+def _shift(n_entities: int, n_rows: int) -> int:
+    """Entities per bucket, as a power of two: about 16,000 rows a bucket (a bucket's rows
+    and counts then fit in a core's cache), and at most 2,048 buckets."""
+    bits = max(n_entities - 1, 1).bit_length()
+    rows_per_entity = max(n_rows, 1) / max(n_entities, 1)
+    wanted = int(np.ceil(np.log2(max(16_384 / rows_per_entity, 1))))
+    return max(0, min(bits, max(bits - 11, wanted)))
+
+
+def _step_times(
+    passes: _Passes,
+    member: np.ndarray,
+    overlap: np.ndarray,
+    bounds: tuple[int, int, int],
+    scale: int,
+    spec: FunnelSpec,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts per step and median gaps (microseconds) of the log :meth:`_Passes.count` counted.
+
+    Each thread copies its share of the rows to their bucket's slots (after the slots of the
+    threads before it), then each walks a range of buckets holding about equal numbers of
+    rows, counting the steps reached and writing the gaps in its own part of one array.
+    """
+    from functools import partial
+    from itertools import pairwise
+
+    jit, counts = passes.jit, passes.counts
+    bucket_rows = np.zeros(passes.n_buckets + 1, np.int64)
+    np.cumsum(np.sum(counts, axis=0), out=bucket_rows[1:])
+    fills, before = [], bucket_rows[:-1].copy()
+    for part in counts:
+        fills.append(before.copy())
+        before += part
+    passes.counts = []
+    n = int(bucket_rows[-1])
+    b_entity = np.empty(n, np.int32 if passes.n_entities < 2**31 else np.int64)
+    b_ts = np.empty(n, np.int64)
+    b_code = np.empty(n, np.int32)
+    args = (passes.entity, passes.base, passes.codes, passes.ts)
+    passes.run(
+        [
+            partial(jit.place_rows, *args, lo, hi, passes.shift, fill, b_entity, b_ts, b_code)
+            for (lo, hi), fill in zip(passes.shares, fills, strict=True)
+        ]
+    )
+    threads = len(passes.shares)
+    cuts = np.searchsorted(bucket_rows, np.linspace(0, n, threads + 1)).astype(np.int64)
+    cuts[0], cuts[-1] = 0, passes.n_buckets
+    ranges = list(pairwise(np.maximum.accumulate(cuts)))
+    reached = np.zeros((len(ranges), spec.n_steps), np.int64)
+    # Untouched pages of an empty array cost nothing: each range writes only its gaps.
+    gaps = np.empty((max(spec.n_steps - 1, 1), passes.n_entities), np.int64)
+    start, end, window = bounds
+    best = spec.attempts == "best"
+    rows = (bucket_rows, b_entity, b_ts, b_code, passes.shift, passes.n_entities)
+    passes.run(
+        [
+            partial(
+                jit.walk,
+                *(*rows, lo, hi, member, overlap),
+                *(start, end, window, best, scale, reached[r], gaps),
+            )
+            for r, (lo, hi) in enumerate(ranges)
+        ]
+    )
+    medians = np.full(spec.n_steps, np.nan)
+    for k in range(1, spec.n_steps):
+        first = [min(lo << passes.shift, passes.n_entities) for lo, _ in ranges]
+        parts = [gaps[k - 1, f : f + reached[r, k]] for r, f in enumerate(first)]
+        if sum(len(p) for p in parts):
+            medians[k] = float(np.median(np.concatenate(parts)))
+    return reached.sum(axis=0), medians
 
 
 def _bound(value: Any, scale: int, missing: int) -> int:
@@ -191,9 +235,12 @@ def _bound(value: Any, scale: int, missing: int) -> int:
     return max(min(micros * scale, _I64_MAX), _NONE + 1)
 
 
-def _columns(native: Any, spec: FunnelSpec) -> tuple[Any, int, Any, np.ndarray, int] | None:
-    """Entity codes, their count, the event column, timestamps as int64 and their units per
-    microsecond; ``None`` for columns the kernel does not read."""
+def _columns(
+    native: Any, spec: FunnelSpec
+) -> tuple[np.ndarray, int, int, Any, np.ndarray, int] | None:
+    """Entity codes (entity ``g`` is ``code - base``; negative: null), ``base``, the number of
+    entities, the event column, timestamps as int64 and their units per microsecond; ``None``
+    for columns the kernel does not read."""
     import pandas as pd
 
     if not isinstance(native, pd.DataFrame):
@@ -221,9 +268,9 @@ def _columns(native: Any, spec: FunnelSpec) -> tuple[Any, int, Any, np.ndarray, 
         values = ids.to_numpy(np.int64)
         low, high = int(values.min()), int(values.max())
         if high - low < 4 * len(values):
-            return values - low, high - low + 1, native[spec.event], ts, scale
+            return values, low, high - low + 1, native[spec.event], ts, scale
     codes, uniques = pd.factorize(ids, use_na_sentinel=True)
-    return codes.astype(np.int64), len(uniques), native[spec.event], ts, scale
+    return codes.astype(np.int64, copy=False), 0, len(uniques), native[spec.event], ts, scale
 
 
 def _name_codes(names: Any, wanted: list[str]) -> np.ndarray | None:

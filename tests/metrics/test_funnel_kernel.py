@@ -129,8 +129,9 @@ STEP_CHOICES = [
     window=st.sampled_from(["0s", "2h", "5h", "1D"]),
     bounds=st.sampled_from([(None, None), ("2024-01-01 02:00", None), (None, "2024-01-01 06:00")]),
     threads=st.booleans(),
+    shift=st.sampled_from([None, 0, 1]),
 )
-def test_random_logs_match_the_brute_force(rows, steps, attempts, window, bounds, threads):
+def test_random_logs_match_the_brute_force(rows, steps, attempts, window, bounds, threads, shift):
     events = log(rows)
     names = {n for s in steps for n in ([s] if isinstance(s, str) else s)}
     assume(names <= set(events["event"]))
@@ -139,12 +140,45 @@ def test_random_logs_match_the_brute_force(rows, steps, attempts, window, bounds
         real = kernel._step_times
         mp.setattr(kernel, "MIN_ROWS", 0)
         mp.setattr(kernel, "THREAD_MIN_ROWS", 0 if threads else 10**9)
+        if shift is not None:  # buckets of 1 or 2 entities: rows cross many buckets
+            mp.setattr(kernel, "_shift", lambda n_entities, n_rows: shift)
         mp.setattr(kernel, "_step_times", lambda *a, **k: runs.append(1) or real(*a, **k))
         table = kw.funnel(
             events, steps, window=window, attempts=attempts, start=bounds[0], end=bounds[1]
         )
     assert runs == [1]
     assert_matches(table, brute_force(events, steps, window, attempts, *bounds))
+
+
+def test_bucket_size_rule():
+    """About 16,384 rows a bucket, a power of two entities, never more than 2,048 buckets."""
+    assert kernel._shift(2_000_000, 5_300_000) == 13  # 16,384 / 2.65 rows = 6,183 -> 2**13
+    assert kernel._shift(1_000, 1_000) == 10  # one bucket: 1,000 entities < 2**10
+    assert kernel._shift(2**30, 2**30) == 19  # 2**14 wanted, but 2**30 / 2**19 = 2,048 buckets
+    assert kernel._shift(2**30, 2**40) == 19  # 1 entity a bucket wanted; the cap again
+    assert kernel._shift(1_000, 2**24) == 0  # 16,777 rows an entity: one entity a bucket
+    assert kernel._shift(2**20, 2**34) == 9  # the same, capped at 2**20 / 2**9 = 2,048 buckets
+
+
+@pytest.mark.parametrize("shift", [0, 3, 12])
+def test_many_buckets_on_threads_match_the_brute_force(monkeypatch, calls, shift):
+    """3,000 entities in buckets of 1, 8 or 4,096 entities, the rows shared by 2 threads."""
+    rng = np.random.default_rng(7)
+    n = 20_000
+    events = pd.DataFrame(
+        {
+            "entity_id": rng.integers(0, 3_000, n),
+            "event": rng.choice(["a", "b", "c", "x"], n),
+            "timestamp": T0 + pd.to_timedelta(rng.integers(0, 48 * 60, n), unit="min"),
+        }
+    )
+    monkeypatch.setattr(kernel, "THREAD_MIN_ROWS", 0)
+    monkeypatch.setattr(kernel, "_threads", lambda n_rows: 2)
+    monkeypatch.setattr(kernel, "_shift", lambda n_entities, n_rows: shift)
+    for attempts in ("first", "best"):
+        table = kw.funnel(events, ["a", "b", "c"], window="6h", attempts=attempts)
+        assert_matches(table, brute_force(events, ["a", "b", "c"], "6h", attempts))
+    assert len(calls) == 2
 
 
 @pytest.mark.parametrize("attempts", ["first", "best"])
