@@ -35,7 +35,10 @@ from kpiwidgets.metrics._frames import (
 from kpiwidgets.metrics._periods import period_index
 from kpiwidgets.metrics.choices import Submissions, ZeroActuals, check_choice
 
-__all__ = ["ForecastRows", "forecast_rows", "metric_columns"]
+__all__ = ["METRICS", "ForecastRows", "forecast_rows", "metric_columns"]
+
+#: The error metrics :func:`metric_columns` adds, in their order.
+METRICS = ("error", "abs_error", "ape", "accuracy", "attainment", "bias", "smape")
 
 #: Columns of the scored rows (besides the ``by`` columns).
 KEYS = ("period", "week_of_period", "category", "submitted_by")
@@ -109,16 +112,19 @@ def forecast_rows(
         lf = lf.filter(nw.col("category").is_in(as_list(category)))
 
     call = ["owner", *extras, "period", "snapshot_date", "category", "submitted_by"]
-    dupes = materialize(
-        lf.group_by(*call)
-        .agg(
-            nw.len().alias("n"),
-            nw.col("amount").min().alias("lo"),
-            nw.col("amount").max().alias("hi"),
+    # One group-by finds the calls given twice and keeps one row per call.
+    grouped = materialize(
+        lf.group_by(*call).agg(
+            nw.len().alias("__kw_n"),
+            nw.col("amount").min(),
+            nw.col("amount").max().alias("__kw_hi"),
         )
-        .filter(nw.col("n") > 1)
     )
-    conflicts = dupes.filter(nw.col("lo") != nw.col("hi")).collect(backend="pyarrow")
+    conflicts = (
+        grouped.filter(nw.col("amount") != nw.col("__kw_hi"))
+        .select(*call, "amount", "__kw_hi")
+        .collect(backend="pyarrow")
+    )
     if len(conflicts):
         first = conflicts.row(0)
         when = first[1 + len(extras)]
@@ -129,10 +135,10 @@ def forecast_rows(
             "one a later snapshot_date)"
         )
     counts: dict[str, int] = dict(pf.dropped)
-    n_dupes = dupes.select((nw.col("n") - 1).sum().alias("d")).collect()["d"][0]
+    n_dupes = grouped.select((nw.col("__kw_n") - 1).sum().alias("d")).collect()["d"][0]
     if n_dupes:
         counts["duplicate calls"] = int(n_dupes)
-        lf = lf.unique(call)
+    lf = grouped.drop("__kw_n", "__kw_hi")
 
     day = period_index(nw.col("snapshot_date"), "D") - period_index(nw.col("period"), "D")
     week_key = ["owner", *extras, "period", "week_of_period", "category", "submitted_by"]

@@ -26,6 +26,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 
 from kpiwidgets.metrics._forecast_rows import (
+    METRICS,
     ForecastRows,
     forecast_rows,
     metric_columns,
@@ -39,6 +40,8 @@ from kpiwidgets.metrics.forecast_scores import TRACKING_LIMIT
 __all__ = ["combine", "forecast_accuracy", "forecast_summary", "summarize"]
 
 _RATIOS = ("accuracy", "attainment", "bias", "ape")
+#: The columns of :func:`forecast_accuracy` after the group's (``aggregate`` comes last).
+_OUTPUT = ("snapshot_date", "forecast", "actual", "owners", *METRICS)
 _NAN = float("nan")
 
 
@@ -133,7 +136,13 @@ def forecast_accuracy(
         end=end,
     )
     group = _unique([*keys, "period", "week_of_period", "category", "submitted_by"])
-    result = combine(fr.rows, group, aggregate).sort(*group)
+    if fr.unit and set(fr.unit) <= set(keys):
+        # One owner's call per group (the owner and the call's keys are all in the group):
+        # every aggregate is the row itself, so the scored rows are the result as they are.
+        result = fr.rows.with_columns(nw.lit(1).cast(nw.Int64).alias("owners"))
+        result = result.select(*group, *_OUTPUT).sort(*group)
+    else:
+        result = combine(fr.rows, group, aggregate).sort(*group)
     return _finish(fr, result, aggregate)
 
 
