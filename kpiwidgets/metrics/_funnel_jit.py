@@ -48,8 +48,23 @@ def place_rows(entity, base, codes, ts, lo, hi, shift, fill, b_entity, b_ts, b_c
 
 @numba.njit(cache=True, nogil=True)
 def walk(
-    bucket_rows, b_entity, b_ts, b_code, shift, n_entities, b_lo, b_hi,
-    member, overlap, start, end, window, best, scale, reached, gaps,
+    bucket_rows,
+    b_entity,
+    b_ts,
+    b_code,
+    shift,
+    n_entities,
+    b_lo,
+    b_hi,
+    member,
+    overlap,
+    start,
+    end,
+    window,
+    best,
+    scale,
+    reached,
+    gaps,
 ):
     """Per entity of buckets ``b_lo..b_hi``, its counted attempt: ``reached[k]`` += 1 for each
     step it reached, and the gap to the step before (whole microseconds, time units /
@@ -97,8 +112,9 @@ def walk(
             lo, hi = offsets[j], offsets[j + 1]
             if hi == lo:
                 continue
-            reach = _attempt(lo, hi, lts, lcode, member, overlap, start, end, window, best,
-                             pos, kept, last)
+            reach = _attempt(
+                lo, hi, lts, lcode, member, overlap, start, end, window, best, pos, kept, last
+            )
             if reach:
                 reached[0] += 1
             for k in range(1, reach):
