@@ -11,7 +11,7 @@ import narwhals.stable.v2 as nw
 
 from kpiwidgets.metrics._periods import period_index
 
-__all__ = ["SPARK_LIKE", "lazy_like", "microseconds_between"]
+__all__ = ["SPARK_LIKE", "collect_pandas", "lazy_like", "microseconds_between"]
 
 
 def microseconds_between(lf: nw.LazyFrame, later: str, earlier: str) -> nw.Expr:
@@ -60,3 +60,36 @@ def lazy_like(table: nw.DataFrame, like: nw.LazyFrame) -> nw.LazyFrame:
         return table.lazy(backend=impl)
     except (ValueError, TypeError, NotImplementedError):
         return table.lazy(backend="polars")
+
+
+def collect_pandas(frame: Any, backend: str | None = None) -> Any:
+    """A metric result (any engine, eager or lazy) as pandas: widgets and sessions show small
+    results.
+
+    Only call it on results (aggregates, or a drill-down cut with ``head``), never on the
+    input. Durations come back as ``timedelta64[us]`` on every engine: DuckDB hands its
+    INTERVALs to Arrow as month-day-nanosecond intervals (pandas ``DateOffset`` objects), so
+    they cross as microseconds. Spark timestamps (instants, read in the session's zone, which
+    must be UTC) come back naive, as Spark's own ``toPandas`` gives them: the wall times of
+    naive input, not instants marked UTC (a browser would show those in its own zone).
+    ``backend``: what a lazy frame is collected to first (narwhals' default when None).
+    """
+    import pandas as pd
+
+    native = nw.from_native(frame)
+    durations: list[str] = []
+    spark = native.implementation in SPARK_LIKE
+    if isinstance(native, nw.LazyFrame):
+        if native.implementation.is_duckdb():
+            schema = native.collect_schema()
+            durations = [c for c, dtype in schema.items() if isinstance(dtype, nw.Duration)]
+            native = native.with_columns(nw.col(c).dt.total_microseconds() for c in durations)
+        native = native.collect(backend=backend)
+    out = native.to_pandas()
+    if spark:
+        for column, dtype in native.schema.items():
+            if isinstance(dtype, nw.Datetime) and dtype.time_zone == "UTC":
+                out[column] = out[column].dt.tz_localize(None)
+    for column in durations:
+        out[column] = pd.to_timedelta(out[column], unit="us").astype("timedelta64[us]")
+    return out

@@ -65,11 +65,13 @@ def walk(
     scale,
     reached,
     gaps,
+    times,
 ):
     """Per entity of buckets ``b_lo..b_hi``, its counted attempt: ``reached[k]`` += 1 for each
     step it reached, and the gap to the step before (whole microseconds, time units /
     ``scale``) written to ``gaps[k - 1, e + j]`` for the j-th entity of the range (its first
-    entity ``e``) reaching step k.
+    entity ``e``) reaching step k. With ``times`` of one column per entity, also the time
+    of each step reached into ``times[k, g]`` (left as it is where not reached).
 
     Each bucket's rows (``bucket_rows[b]..bucket_rows[b + 1]``) are grouped by entity first,
     with a counting sort in a scratch buffer the size of the largest bucket.
@@ -90,6 +92,7 @@ def walk(
     offsets = np.empty(size + 1, np.int64)
     fill = np.empty(size, np.int64)
     first = b_lo << shift
+    keep = times.shape[1] == n_entities
     for b in range(b_lo, b_hi):
         r0, r1 = bucket_rows[b], bucket_rows[b + 1]
         if r1 == r0:
@@ -117,6 +120,9 @@ def walk(
             )
             if reach:
                 reached[0] += 1
+            if keep:
+                for k in range(reach):
+                    times[k, e0 + j] = lts[kept[k]]
             for k in range(1, reach):
                 gaps[k - 1, first + reached[k]] = (lts[kept[k]] - lts[kept[k - 1]]) // scale
                 reached[k] += 1

@@ -26,12 +26,13 @@ import datetime as dt
 import os
 from typing import Any
 
+import narwhals.stable.v2 as nw
 import numpy as np
 
-from kpiwidgets.metrics._frames import Prepared
-from kpiwidgets.metrics._funnel_plan import FunnelSpec, name_check, scan
+from kpiwidgets.metrics._frames import Prepared, _connection
+from kpiwidgets.metrics._funnel_plan import FURTHEST, FunnelSpec, name_check, scan, step_time
 
-__all__ = ["MIN_ROWS", "funnel_counts"]
+__all__ = ["MIN_ROWS", "entity_times", "funnel_counts"]
 
 MIN_ROWS = int(os.environ.get("KPIWIDGETS_KERNEL_MIN_ROWS", "500000"))
 """Smallest event log the compiled pass is used for (``KPIWIDGETS_KERNEL_MIN_ROWS``)."""
@@ -54,6 +55,43 @@ def funnel_counts(
     checked) from the columns it reads. Returns ``(counts, medians)`` (``medians[0]`` is
     NaN), or ``None`` before scanning anything when the plans must run.
     """
+    done = _run(native, prep, spec, keep_times=False)
+    return None if done is None else done[:2]
+
+
+def entity_times(native: Any, prep: Prepared, spec: FunnelSpec) -> Any:
+    """The per-entity frame of :func:`funnel_entities` and :func:`funnel_trend` (the entity, its
+    furthest step and each step's time, as the plans' ``apply_window`` gives it), or
+    ``None`` when the plans must run (as :func:`funnel_counts`)."""
+    import pyarrow as pa
+
+    done = _run(native, prep, spec, keep_times=True)
+    if done is None:
+        return None
+    _, _, times, ids, dtype, scale = done
+    entered = np.flatnonzero(times[0] != _NONE)
+    reached = times[:, entered] != _NONE
+    # The pass's times are microseconds x scale; the plans' columns are in ``dtype``'s unit.
+    unit = dtype.time_unit
+    ticks = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
+    columns = {spec.entity: ids(entered), FURTHEST: reached.sum(axis=0).astype(np.int64)}
+    kind = pa.timestamp(unit, tz=dtype.time_zone)
+    for k in range(spec.n_steps):
+        values = times[k, entered]
+        if ticks == 1_000_000_000:
+            values = values * (1000 // scale)
+        else:
+            values = values // (scale * (1_000_000 // ticks))
+        columns[step_time(k + 1)] = pa.array(values, kind, mask=~reached[k])
+    # On DuckDB's default connection, where the plans' frames are: later steps (a trend's
+    # periods, a zone's wall times) join and aggregate it as they would the plans' frame.
+    return nw.from_native(_connection().from_arrow(pa.table(columns)))
+
+
+def _run(native: Any, prep: Prepared, spec: FunnelSpec, *, keep_times: bool) -> Any:
+    """:func:`funnel_counts` and :func:`entity_times`: ``(counts, medians, times, ids,
+    timestamp dtype, scale)`` (``times``: ``[step, entity]`` in microseconds x ``scale``,
+    ``ids(g)``: the entities' values, ``dtype``: the plans' timestamp type)."""
     if spec.order != "ordered" or spec.by or len(native) < MIN_ROWS:
         return None
     kernel = _kernel()
@@ -62,7 +100,7 @@ def funnel_counts(
     read = _columns(native, spec)
     if read is None:
         return None
-    entity, base, n_entities, names, ts, scale = read
+    entity, base, n_entities, names, ts, scale, ids = read
     wanted = sorted({n for step in spec.steps for n in step})
     codes = _name_codes(names, wanted)
     if codes is None:
@@ -83,7 +121,7 @@ def funnel_counts(
     found = passes.count(len(wanted))
     present = {name_check(n): bool(found[i]) for i, n in enumerate(wanted)}
     present["events"] = len(native) - per_column[spec.event]
-    scan(prep, spec, counted=(per_column, total, present))
+    dtype = scan(prep, spec, counted=(per_column, total, present)).collect_schema()[spec.timestamp]
     member = np.zeros((len(wanted), spec.n_steps), dtype=np.bool_)
     for k, step in enumerate(spec.steps):
         for name in step:
@@ -94,7 +132,9 @@ def funnel_counts(
             overlap[k - 1, j - 1] = True
     window = min(spec.window // dt.timedelta(microseconds=1) * scale, _I64_MAX)
     bounds = (_bound(spec.start, scale, _NONE), _bound(spec.end, scale, _I64_MAX), window)
-    return _step_times(passes, member, overlap, bounds, scale, spec)
+    times = np.full((spec.n_steps, n_entities) if keep_times else (0, 0), _NONE, np.int64)
+    counts, medians = _step_times(passes, member, overlap, bounds, scale, spec, times)
+    return counts, medians, times, ids, dtype, scale
 
 
 class _Passes:
@@ -169,8 +209,10 @@ def _step_times(
     bounds: tuple[int, int, int],
     scale: int,
     spec: FunnelSpec,
+    times: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Counts per step and median gaps (microseconds) of the log :meth:`_Passes.count` counted.
+    """Counts per step and median gaps (microseconds) of the log :meth:`_Passes.count` counted,
+    and each step's time per entity into ``times`` when it has a column per entity.
 
     Each thread copies its share of the rows to their bucket's slots (after the slots of the
     threads before it), then each walks a range of buckets holding about equal numbers of
@@ -213,7 +255,7 @@ def _step_times(
             partial(
                 jit.walk,
                 *(*rows, lo, hi, member, overlap),
-                *(start, end, window, best, scale, reached[r], gaps),
+                *(start, end, window, best, scale, reached[r], gaps, times),
             )
             for r, (lo, hi) in enumerate(ranges)
         ]
@@ -235,12 +277,11 @@ def _bound(value: Any, scale: int, missing: int) -> int:
     return max(min(micros * scale, _I64_MAX), _NONE + 1)
 
 
-def _columns(
-    native: Any, spec: FunnelSpec
-) -> tuple[np.ndarray, int, int, Any, np.ndarray, int] | None:
+def _columns(native: Any, spec: FunnelSpec) -> tuple[Any, ...] | None:
     """Entity codes (entity ``g`` is ``code - base``; negative: null), ``base``, the number of
-    entities, the event column, timestamps as int64 and their units per microsecond; ``None``
-    for columns the kernel does not read."""
+    entities, the event column, timestamps as int64, their units per microsecond, and a
+    function from entities ``g`` to their values; ``None`` for columns the kernel does not
+    read."""
     import pandas as pd
 
     if not isinstance(native, pd.DataFrame):
@@ -268,9 +309,22 @@ def _columns(
         values = ids.to_numpy(np.int64)
         low, high = int(values.min()), int(values.max())
         if high - low < 4 * len(values):
-            return values, low, high - low + 1, native[spec.event], ts, scale
+            return (
+                *(values, low, high - low + 1, native[spec.event], ts, scale),
+                lambda g: (g + low).astype(ids.dtype),
+            )
     codes, uniques = pd.factorize(ids, use_na_sentinel=True)
-    return codes.astype(np.int64, copy=False), 0, len(uniques), native[spec.event], ts, scale
+    if uniques.dtype == object:
+        import pyarrow as pa
+
+        try:
+            pa.array(uniques)  # the entities' values must go back out (funnel_entities)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None  # mixed objects: the plans say what they make of them
+    return (
+        *(codes.astype(np.int64, copy=False), 0, len(uniques), native[spec.event], ts, scale),
+        lambda g: uniques.take(g),
+    )
 
 
 def _name_codes(names: Any, wanted: list[str]) -> np.ndarray | None:

@@ -21,6 +21,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
+from kpiwidgets.metrics._engines import collect_pandas
 from kpiwidgets.metrics._forecast_rows import choose_submitted, forecast_rows
 from kpiwidgets.metrics._frames import materialize
 from kpiwidgets.metrics.choices import Aggregate, ZeroActuals, check_choice
@@ -42,7 +43,7 @@ BAND = 0.10
 
 
 def _pandas(lf: nw.LazyFrame) -> pd.DataFrame:
-    return lf.collect(backend="pyarrow").to_native().to_pandas()
+    return collect_pandas(lf, backend="pyarrow")
 
 
 class ForecastSession:

@@ -23,6 +23,7 @@ import narwhals.stable.v2 as nw
 import pandas as pd
 
 from kpiwidgets._warnings import DroppedRowsWarning
+from kpiwidgets.metrics._engines import collect_pandas
 from kpiwidgets.metrics.choices import (
     AverageMethod,
     Measure,
@@ -110,10 +111,7 @@ class RetentionSession:
             for warning in caught:
                 if isinstance(warning.message, DroppedRowsWarning):
                     self.left_out.update(warning.message.counts)
-            native = nw.from_native(result)
-            if isinstance(native, nw.LazyFrame):
-                native = native.collect()
-            self._cache[key] = native.to_pandas()
+            self._cache[key] = collect_pandas(result)
         return self._cache[key]
 
     def view(

@@ -17,6 +17,7 @@ import narwhals.stable.v2 as nw
 import numpy as np
 import pandas as pd
 
+from kpiwidgets.metrics._engines import collect_pandas
 from kpiwidgets.metrics.kpis import entry, kpi, kpi_catalog, kpi_table
 from kpiwidgets.metrics.kpis._base import REGISTRY
 
@@ -51,10 +52,7 @@ def status_of(value: float, target: float, better: str) -> str | None:
 
 
 def _pandas(frame: Any) -> pd.DataFrame:
-    native = nw.from_native(frame)
-    if isinstance(native, nw.LazyFrame):
-        native = native.collect()
-    return native.to_pandas()
+    return collect_pandas(frame)
 
 
 class ScorecardSession:

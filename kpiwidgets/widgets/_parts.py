@@ -12,10 +12,10 @@ from typing import Any
 
 import altair as alt
 import ipywidgets as widgets
-import narwhals.stable.v2 as nw
 import pandas as pd
 
 from kpiwidgets.metrics import DroppedRowsWarning
+from kpiwidgets.metrics._engines import collect_pandas as to_pandas
 from kpiwidgets.widgets._chart import chart_widget
 from kpiwidgets.widgets._export import ExportBar, file_stem
 
@@ -155,28 +155,6 @@ def csv_download_link(frame: pd.DataFrame, *, filename: str, label: str) -> str:
         f'<a class="kpi-download" download="{html.escape(filename, quote=True)}" '
         f'href="data:text/csv;base64,{payload}">{html.escape(label)}</a>'
     )
-
-
-def to_pandas(frame: Any) -> pd.DataFrame:
-    """A metric result (any engine, eager or lazy) as pandas: widgets draw small results.
-
-    Only call it on results (aggregates, or a drill-down cut with ``head``), never on the
-    input. Durations come back as ``timedelta64[us]`` on every engine: DuckDB hands its
-    INTERVALs to Arrow as month-day-nanosecond intervals (pandas ``DateOffset`` objects), so
-    they cross as microseconds.
-    """
-    native = nw.from_native(frame)
-    durations: list[str] = []
-    if isinstance(native, nw.LazyFrame):
-        if native.implementation.is_duckdb():
-            schema = native.collect_schema()
-            durations = [c for c, dtype in schema.items() if isinstance(dtype, nw.Duration)]
-            native = native.with_columns(nw.col(c).dt.total_microseconds() for c in durations)
-        native = native.collect()
-    out = native.to_pandas()
-    for column in durations:
-        out[column] = pd.to_timedelta(out[column], unit="us").astype("timedelta64[us]")
-    return out
 
 
 def placeholder_chart() -> alt.Chart:

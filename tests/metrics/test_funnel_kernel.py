@@ -37,10 +37,23 @@ def calls(monkeypatch):
 
 def brute_force(events: pd.DataFrame, steps, window, attempts="first", start=None, end=None):
     """(entities per step, median gap per step in µs) by looping over each entity's rows."""
+    reached = list(brute_force_chains(events, steps, window, attempts, start, end).values())
+    counts = [sum(len(c) > k for c in reached) for k in range(len(steps))]
+    medians = [np.nan] + [
+        np.median([(c[k] - c[k - 1]) / pd.Timedelta(microseconds=1) for c in reached if len(c) > k])
+        if counts[k]
+        else np.nan
+        for k in range(1, len(steps))
+    ]
+    return counts, medians
+
+
+def brute_force_chains(events, steps, window, attempts="first", start=None, end=None) -> dict:
+    """{entity: the step times of its counted attempt}, for the entities that entered."""
     steps = [[s] if isinstance(s, str) else list(s) for s in steps]
     window = pd.Timedelta(window)
-    reached: list[list[pd.Timestamp]] = []
-    for _, rows in events.groupby("entity_id"):
+    reached: dict = {}
+    for entity, rows in events.groupby("entity_id"):
         # Rows at one instant: the alphabetically first name comes first.
         rows = sorted(zip(rows["timestamp"], rows["event"], range(len(rows)), strict=True))
         entries = [
@@ -73,15 +86,19 @@ def brute_force(events: pd.DataFrame, steps, window, attempts="first", start=Non
             if len(chain) > len(best):  # ties: the earlier attempt stays
                 best = chain
         if best:
-            reached.append([r[0] for r in best])
-    counts = [sum(len(c) > k for c in reached) for k in range(len(steps))]
-    medians = [np.nan] + [
-        np.median([(c[k] - c[k - 1]) / pd.Timedelta(microseconds=1) for c in reached if len(c) > k])
-        if counts[k]
-        else np.nan
-        for k in range(1, len(steps))
-    ]
-    return counts, medians
+            reached[entity] = [r[0] for r in best]
+    return reached
+
+
+def assert_entities_match(frame: pd.DataFrame, chains: dict, n_steps: int) -> None:
+    """``funnel_entities``' rows are the brute force's chains, sorted by entity."""
+    assert frame["entity_id"].tolist() == sorted(chains)
+    assert frame["furthest_step_number"].tolist() == [len(chains[e]) for e in sorted(chains)]
+    times = frame.iloc[:, 3 : 3 + n_steps]
+    for row, entity in zip(times.itertuples(index=False), sorted(chains), strict=True):
+        chain = chains[entity]
+        assert list(row[: len(chain)]) == chain
+        assert all(pd.isna(v) for v in row[len(chain) :])
 
 
 def result(table: pd.DataFrame) -> tuple[list[int], list[float]]:
@@ -143,11 +160,13 @@ def test_random_logs_match_the_brute_force(rows, steps, attempts, window, bounds
         if shift is not None:  # buckets of 1 or 2 entities: rows cross many buckets
             mp.setattr(kernel, "_shift", lambda n_entities, n_rows: shift)
         mp.setattr(kernel, "_step_times", lambda *a, **k: runs.append(1) or real(*a, **k))
-        table = kw.funnel(
-            events, steps, window=window, attempts=attempts, start=bounds[0], end=bounds[1]
-        )
-    assert runs == [1]
+        params = dict(window=window, attempts=attempts, start=bounds[0], end=bounds[1])
+        table = kw.funnel(events, steps, **params)
+        entities = kw.funnel_entities(events, steps, **params)
+    assert runs == [1, 1]
     assert_matches(table, brute_force(events, steps, window, attempts, *bounds))
+    chains = brute_force_chains(events, steps, window, attempts, *bounds)
+    assert_entities_match(entities, chains, len(steps))
 
 
 def test_bucket_size_rule():
@@ -350,3 +369,69 @@ def test_small_logs_run_the_plans(monkeypatch, calls):
     events = log([(1, "a", 0), (1, "b", 1), (2, "a", 0)])
     kw.funnel(events, ["a", "b"])
     assert calls == []
+
+
+@pytest.mark.parametrize(
+    "variant", ["us", "ns", "s", "zoned", "text ids", "int32 ids", "nulls", "mixed ids"]
+)
+def test_funnel_entities_are_the_plans_frame(calls, variant):
+    """Types, zone, order and the counted nulls of ``funnel_entities`` as the plans give them;
+    mixed-object ids run the plans."""
+    events = log([(e % 7, "abcx"[(e * 5) % 4], (e * 3) % 11) for e in range(60)], unit="us")
+    if variant in ("ns", "s"):
+        events["timestamp"] = events["timestamp"].astype(f"datetime64[{variant}]")
+    elif variant == "zoned":
+        events["timestamp"] = events["timestamp"].dt.tz_localize("America/New_York")
+    elif variant == "text ids":
+        events["entity_id"] = "id-" + events["entity_id"].astype(str)
+    elif variant == "int32 ids":
+        events["entity_id"] = events["entity_id"].astype("int32")
+    elif variant == "nulls":
+        events["entity_id"] = events["entity_id"].astype("Int64").mask(events.index % 9 == 0)
+        events.loc[events.index % 13 == 0, "timestamp"] = pd.NaT
+    elif variant == "mixed ids":
+        events["entity_id"] = events["entity_id"].astype(object).where(events.index % 2 == 0, "x")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the null rows: counted in attrs
+        got = kw.funnel_entities(events, ["a", "b", "c"], window="4h", attempts="best")
+    assert len(calls) == (0 if variant == "mixed ids" else 1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernel, "MIN_ROWS", 10**12)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = kw.funnel_entities(events, ["a", "b", "c"], window="4h", attempts="best")
+    pd.testing.assert_frame_equal(got, want)
+    assert got.attrs == want.attrs
+    if variant == "nulls":
+        assert got.attrs["dropped_rows"]["rows left out"] > 0
+
+
+@pytest.mark.parametrize("zone", [None, "America/New_York"])
+def test_funnel_trend_counts_each_entry_day_as_the_brute_force(calls, zone):
+    """``funnel_trend`` from the compiled pass's per-entity frame: per entry day (in the data's
+    zone), the entities reaching each step, as the brute force's chains say."""
+    rng = np.random.default_rng(11)
+    n = 3_000
+    events = pd.DataFrame(
+        {
+            "entity_id": rng.integers(0, 400, n),
+            "event": rng.choice(["a", "b", "c", "x"], n),
+            "timestamp": T0 + pd.to_timedelta(rng.integers(0, 5 * 24 * 60, n), unit="min"),
+        }
+    )
+    if zone:
+        events["timestamp"] = events["timestamp"].dt.tz_localize(zone)
+    trend = kw.funnel_trend(events, ["a", "b", "c"], freq="D", window="12h")
+    assert len(calls) == 1
+    chains = brute_force_chains(events, ["a", "b", "c"], "12h")
+    expected: dict = {}
+    for chain in chains.values():
+        day = chain[0].tz_localize(None).normalize() if zone else chain[0].normalize()
+        for k in range(len(chain)):
+            expected[(day, k + 1)] = expected.get((day, k + 1), 0) + 1
+    got = {
+        (row.period.tz_localize(None) if zone else row.period, row.step_number): row.entities
+        for row in trend.itertuples()
+        if row.entities
+    }
+    assert got == expected

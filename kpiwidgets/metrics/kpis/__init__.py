@@ -14,6 +14,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
+from kpiwidgets.metrics._engines import collect_pandas
 from kpiwidgets.metrics._frames import as_datetime, as_list
 from kpiwidgets.metrics.kpis import (  # noqa: F401 - importing registers the KPIs
     customers,
@@ -212,10 +213,7 @@ def kpi_table(
                 raise
             skipped[name] = str(exc)
             continue
-        frame = nw.from_native(_finish(q, out))
-        if isinstance(frame, nw.LazyFrame):
-            frame = frame.collect()
-        frame = frame.to_pandas()
+        frame = collect_pandas(_finish(q, out))
         frame.insert(0, "kpi", name)
         if by is not None and by not in frame:
             frame[by] = None
