@@ -366,15 +366,21 @@ def _naive_datetime(moment: Any) -> datetime.datetime | None:
     return moment.replace(tzinfo=None)
 
 
-def materialize(small: nw.LazyFrame) -> nw.LazyFrame:
+def materialize(small: nw.LazyFrame, *, same_connection: bool = False) -> nw.LazyFrame:
     """Compute a small intermediate result once when the engine would otherwise recompute it.
 
     Use before reading an aggregate several times: DuckDB re-runs a relation at every use,
     which would repeat the scan of the whole input. Polars (common-subplan elimination) and
-    Spark (exchange reuse) share the work themselves, so their plans stay lazy.
+    Spark (exchange reuse) share the work themselves, so their plans stay lazy. A DuckDB
+    result lands on the default connection (where small frames built here live), or with
+    ``same_connection`` on its own (to be joined with relations of an input from another
+    connection).
     """
     if not small.implementation.is_duckdb():
         return small
+    native = small.to_native()
+    if same_connection and hasattr(native, "materialize"):
+        return nw.from_native(native.materialize())
     return nw.from_native(_connection().from_arrow(small.collect(backend="pyarrow").to_native()))
 
 

@@ -4,7 +4,8 @@ The lazy plans (:mod:`._funnel_steps`) join and aggregate once per step in DuckD
 pandas event log without a breakdown, :func:`funnel_counts` (and :func:`entity_times`, for
 ``funnel_entities`` and ``funnel_trend``) instead groups the step rows by entity — a counting
 sort into buckets of consecutive entities, then one by entity within each bucket — and walks
-each entity's few rows once, compiled with numba. The semantics are the plans' own (docs/funnels.md), rule by rule:
+each entity's few rows once, compiled with numba. The semantics are the plans' own
+(docs/funnels.md), rule by rule:
 
 * entries are step-1 rows in ``[start, end)``; ``attempts="first"`` takes the earliest,
   ``"best"`` one attempt per distinct step-1 time;

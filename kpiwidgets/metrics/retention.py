@@ -242,23 +242,31 @@ def _cells_on(
 
 
 def _cells_on_pairs(rows: nw.LazyFrame, period: str, *, with_value: bool) -> nw.LazyFrame:
-    """The cells without ``by``: one group-by on (entity, period index) makes the distinct
-    entity-periods (the period computed once per row, on integers from there on), each
-    entity's cohort is the smallest of its periods, and the cells count pairs: no distinct
-    count and no window over the whole activity table."""
-    pairs = (
-        rows.with_columns(period_index(nw.col(_T), period).alias(_P))
-        .group_by(_E, _P)
-        .agg(nw.col(_T).min().alias(_FIRST), *_value_col(with_value, agg=True))
-    )
-    pairs = materialize(pairs)  # read twice: for the cohorts and for the cells
-    firsts = pairs.group_by(_E).agg(nw.col(_P).min().alias(_C), nw.col(_FIRST).min())
-    return (
-        pairs.select(_E, _P, *_value_col(with_value))
+    """The cells without ``by``, from the distinct (entity, period index) pairs (the period
+    computed once per row, on integers from there on) joined with each entity's cohort (its
+    smallest period): no distinct count and no window over the whole activity table. Values
+    are summed from the rows joined with the cohorts, not through the pairs: the pairs then
+    hold two integers, and the largest thing held at once is their hash table."""
+    rows = rows.with_columns(period_index(nw.col(_T), period).alias(_P))
+    firsts = rows.group_by(_E).agg(nw.col(_P).min().alias(_C), nw.col(_T).min().alias(_FIRST))
+    firsts = materialize(firsts, same_connection=True)  # read by the pairs and the values
+    number = (nw.col(_P) - nw.col(_C)).alias("period_number")
+    cells = (
+        rows.select(_E, _P)
+        .unique([_E, _P])
         .join(firsts, on=_E)
-        .group_by(_C, (nw.col(_P) - nw.col(_C)).alias("period_number"))
-        .agg(nw.len().alias(_N), nw.col(_FIRST).min(), *_value_col(with_value, agg=True))
+        .group_by(_C, number)
+        .agg(nw.len().alias(_N), nw.col(_FIRST).min())
     )
+    if not with_value:
+        return cells
+    values = (
+        rows.select(_E, _P, _V)
+        .join(firsts.select(_E, _C), on=_E)
+        .group_by(_C, number)
+        .agg(*_value_col(with_value, agg=True))
+    )
+    return cells.join(values, on=[_C, "period_number"], how="left")
 
 
 def _cells_on_or_after(rows: nw.LazyFrame, keys: list[str], period: str) -> nw.LazyFrame:
