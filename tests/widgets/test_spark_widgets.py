@@ -100,9 +100,14 @@ def test_forecast_tracker_on_spark(spark, folder, demo, tmp_path):
         pd.testing.assert_frame_equal(getattr(tracker, frame), getattr(on_pandas, frame))
 
 
+# A few KPIs, one of each path (counts, sums, a ratio, a "largest" headline): the whole
+# catalog on Spark is tests/metrics/test_catalog_engines.py's.
+KPIS = ["leads", "revenue", "opportunity_win_rate", "revenue_share"]
+
+
 def test_kpi_board_on_spark(spark, folder, demo):
-    board = kw.KPIBoard(spark)
-    on_pandas = kw.KPIBoard(demo)
+    board = kw.KPIBoard(spark, kpis=KPIS)
+    on_pandas = kw.KPIBoard(demo, kpis=KPIS)
     assert board.error == ""
     pd.testing.assert_frame_equal(board.result, on_pandas.result)
     tiles = board.result.set_index("kpi")
