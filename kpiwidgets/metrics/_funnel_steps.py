@@ -11,6 +11,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 
 from kpiwidgets.metrics._frames import Prepared, materialize
+from kpiwidgets.metrics._funnel_kernel import entity_times
 from kpiwidgets.metrics._funnel_plan import (
     FURTHEST,
     ROW,
@@ -18,7 +19,8 @@ from kpiwidgets.metrics._funnel_plan import (
     FunnelSpec,
     Steps,
     is_one_of,
-    setup,
+    plan,
+    scan,
     step_row,
     step_time,
 )
@@ -216,9 +218,17 @@ def apply_window(chain: nw.LazyFrame, spec: FunnelSpec, window: dt.timedelta) ->
 
 
 def per_entity_steps(
-    events: Any, steps: Steps, **params: Any
+    events: Any, steps: Steps, *, compiled: bool = False, **params: Any
 ) -> tuple[Prepared, FunnelSpec, nw.LazyFrame]:
-    """Validated parameters and per-entity step times within the window (one lazy plan)."""
-    prep, spec, lf = setup(events, steps, **params)
-    chain = entity_chain(lf, spec, horizon=spec.window)
+    """Validated parameters and per-entity step times within the window (one lazy plan).
+
+    ``compiled``: from the compiled pass where it applies (a large pandas log, an ordered
+    funnel without ``by``: :func:`._funnel_kernel.entity_times`), else the plan.
+    """
+    prep, spec = plan(events, steps, **params)
+    if compiled and prep.kind == "pandas":
+        per_entity = entity_times(events, prep, spec)
+        if per_entity is not None:
+            return prep, spec, per_entity
+    chain = entity_chain(scan(prep, spec), spec, horizon=spec.window)
     return prep, spec, apply_window(chain, spec, spec.window)

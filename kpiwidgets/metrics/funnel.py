@@ -16,12 +16,13 @@ from typing import Any
 import narwhals.stable.v2 as nw
 
 from kpiwidgets.metrics._funnel_chain import entities_frame, entity_columns
-from kpiwidgets.metrics._funnel_kernel import entity_times, funnel_counts
+from kpiwidgets.metrics._funnel_kernel import funnel_counts
 from kpiwidgets.metrics._funnel_plan import Steps, is_one_of, plan, scan, step_time
 from kpiwidgets.metrics._funnel_steps import (
     apply_window,
     counts_from_steps,
     entity_chain,
+    per_entity_steps,
     step_frames,
 )
 from kpiwidgets.metrics._funnel_table import (
@@ -217,7 +218,7 @@ def funnel_entities(
     0          1           mql                     2 2024-01-01 2024-01-03
     1          2          lead                     1 2024-01-02        NaT
     """
-    prep, spec = plan(
+    prep, spec, per_entity = per_entity_steps(
         events,
         steps,
         entity=entity,
@@ -229,11 +230,8 @@ def funnel_entities(
         by=by,
         start=start,
         end=end,
+        compiled=True,
     )
-    per_entity = entity_times(events, prep, spec) if prep.kind == "pandas" else None
-    if per_entity is None:
-        chain = entity_chain(scan(prep, spec), spec, horizon=spec.window)
-        per_entity = apply_window(chain, spec, spec.window)
     return prep.finish(entities_frame(per_entity, spec), tz_columns=entity_columns(spec))
 
 
@@ -287,7 +285,7 @@ def funnel_trend(
     3 2024-01-08   mql         1                    1.0        False
     """
     check_choice(freq, Period, name="freq", where="funnel_trend")
-    prep, spec = plan(
+    prep, spec, per_entity = per_entity_steps(
         events,
         steps,
         entity=entity,
@@ -299,11 +297,8 @@ def funnel_trend(
         by=by,
         start=start,
         end=end,
+        compiled=True,
     )
-    per_entity = entity_times(events, prep, spec) if prep.kind == "pandas" else None
-    if per_entity is None:
-        chain = entity_chain(scan(prep, spec), spec, horizon=spec.window)
-        per_entity = apply_window(chain, spec, spec.window)
     entry, wall = nw.col(step_time(1)), prep.wall_column(timestamp)
     if wall is not None:
         # tz-aware input: the funnel ran on UTC instants; the entry period is the calendar
