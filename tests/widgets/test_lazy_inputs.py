@@ -26,9 +26,18 @@ import pytest
 
 import kpiwidgets as kw
 from tests.helpers import click_point
-
-LIFECYCLE = ["lead", "mql", "sql", "opportunity", "won"]
-Q4 = "2025-10-01"
+from tests.widgets.sql_oracles import (
+    IN_Q4,
+    LIFECYCLE,
+    Q4,
+    assert_cohorts_equal_sql,
+    assert_leaderboard_equals_sql,
+    funnel_sql,
+    leads_in_q4,
+    reached,
+    sql,
+    write_parquet,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +47,7 @@ def demo():
 
 @pytest.fixture(scope="module")
 def folder(demo, tmp_path_factory):
-    out = tmp_path_factory.mktemp("parquet")
-    for table in demo.tables:
-        demo[table].to_parquet(out / f"{table}.parquet")
-    return out
+    return write_parquet(demo, tmp_path_factory.mktemp("parquet"))
 
 
 @pytest.fixture(scope="module")
@@ -65,41 +71,7 @@ def lazy(request, folder):
     return kw.read_dataset(folder, engine=request.param)
 
 
-def sql(query: str) -> pd.DataFrame:
-    """An independent answer: DuckDB SQL on a fresh connection (not the widgets' default)."""
-    return duckdb.connect().sql(query).df()
-
-
 # -- the funnel ----------------------------------------------------------------------------
-
-
-def funnel_sql(path, steps, days, by=None) -> pd.DataFrame:
-    """Per entity: its entry's ``by`` value and furthest step of an ordered, first-entry
-    funnel (step k: the first k-event at or after step k-1, within ``days`` of the entry)."""
-    first = "(SELECT min(%s) FROM e WHERE e.entity_id = s.entity_id AND e.event = '%s' AND %s)"
-    ctes = [
-        f"e AS (SELECT * FROM '{path}' WHERE entity_id NOT NULL AND event NOT NULL "
-        "AND timestamp NOT NULL)",
-        f"s1 AS (SELECT entity_id, min(timestamp) AS t1 FROM e WHERE event = '{steps[0]}' "
-        "GROUP BY entity_id)",
-    ]
-    for k, step in enumerate(steps[1:], start=2):
-        after = first % ("timestamp", step, f"e.timestamp >= s.t{k - 1}")
-        ctes.append(f"s{k} AS (SELECT s.*, {after} AS t{k} FROM s{k - 1} s)")
-    reached = " + ".join(
-        f"(t{k} NOT NULL AND t{k} <= t1 + INTERVAL {days} DAY)::INT"
-        for k in range(2, len(steps) + 1)
-    )
-    # The entry row's value (the smallest of tied entry rows).
-    group = first % (by, steps[0], "e.timestamp = s.t1") if by else "NULL"
-    return sql(
-        f"WITH {', '.join(ctes)} SELECT entity_id, {group} AS grp, 1 + {reached} AS furthest "
-        f"FROM s{len(steps)} s ORDER BY entity_id"
-    )
-
-
-def _reached(per_entity: pd.DataFrame, n_steps: int) -> list[int]:
-    return [int((per_entity["furthest"] >= k).sum()) for k in range(1, n_steps + 1)]
 
 
 def test_funnel_numbers_equal_sql_over_the_parquet_file(lazy, folder, demo):
@@ -108,7 +80,7 @@ def test_funnel_numbers_equal_sql_over_the_parquet_file(lazy, folder, demo):
     on_pandas = kw.FunnelExplorer(demo.funnel_events)
     assert explorer.error == "" and explorer.steps == LIFECYCLE
     per_entity = funnel_sql(path, LIFECYCLE, 30)
-    assert explorer.result["entities"].tolist() == _reached(per_entity, 5)
+    assert explorer.result["entities"].tolist() == reached(per_entity, 5)
     assert f"{len(per_entity):,} entered" in explorer.status
     for name, value in [("window", "7D"), ("by", "channel")]:
         setattr(explorer, name, value)
@@ -119,7 +91,7 @@ def test_funnel_numbers_equal_sql_over_the_parquet_file(lazy, folder, demo):
     groups = explorer.result[~explorer.result["overall"]]
     for channel, rows in per_entity.groupby("grp"):
         shown = groups.loc[groups["channel"] == channel, "entities"].tolist()
-        assert shown == _reached(rows, 5), channel
+        assert shown == reached(rows, 5), channel
     # The chart draws one bar per channel and step.
     spec = explorer.parts["funnel_chart"].chart.to_dict()
     assert len(spec["datasets"][spec["data"]["name"]]) == 5 * per_entity["grp"].nunique()
@@ -150,7 +122,7 @@ def test_funnel_drill_down_shows_the_sql_count_and_first_ids(lazy, folder, demo,
 def test_funnel_views_equal_sql_and_the_pandas_widget(lazy, folder, demo):
     explorer = kw.FunnelExplorer(lazy.funnel_events, window="60D", by="segment", freq="M")
     on_pandas = kw.FunnelExplorer(demo.funnel_events, window="60D", by="segment", freq="M")
-    converted = _reached(funnel_sql(folder / "funnel_events.parquet", LIFECYCLE, 60), 5)[-1]
+    converted = reached(funnel_sql(folder / "funnel_events.parquet", LIFECYCLE, 60), 5)[-1]
     for view, part in [("Trend", "trend_chart"), ("Time to convert", "time_chart")]:
         explorer.view = on_pandas.view = view
         assert explorer.error == ""
@@ -171,33 +143,13 @@ def test_funnel_views_equal_sql_and_the_pandas_widget(lazy, folder, demo):
 # -- cohort retention ----------------------------------------------------------------------
 
 
-def cohorts_sql(path, months: int) -> pd.DataFrame:
-    """Retained accounts per (cohort, period number): first active period, then each period
-    an account is active in (periods of ``months`` months, calendar-aligned)."""
-    unit = {1: "month", 3: "quarter"}[months]
-    index = f"(year(%s) * 12 + month(%s) - 1) // {months}"
-    return sql(
-        f"""WITH a AS (SELECT account_id, month AS m FROM read_parquet('{path}')
-                       WHERE account_id IS NOT NULL AND month IS NOT NULL),
-           c AS (SELECT account_id, min(m) AS first FROM a GROUP BY 1)
-        SELECT date_trunc('{unit}', c.first) AS cohort,
-               {index % ("a.m", "a.m")} - {index % ("c.first", "c.first")} AS period_number,
-               count(DISTINCT a.account_id) AS retained
-        FROM a JOIN c USING (account_id) GROUP BY ALL ORDER BY ALL"""
-    )
-
-
 @pytest.mark.parametrize("period", ["M", "Q"])
 def test_retention_grid_equals_sql_cohorts(lazy, folder, demo, period):
     grid = kw.RetentionGrid(lazy.revenue, period=period)
     on_pandas = kw.RetentionGrid(demo.revenue, period=period)
     assert grid.error == ""
     pd.testing.assert_frame_equal(grid.result, on_pandas.result)
-    expected = cohorts_sql(folder / "revenue.parquet", 1 if period == "M" else 3)
-    shown = grid.result[grid.result["retained"] > 0].reset_index(drop=True)
-    assert shown["retained"].tolist() == expected["retained"].tolist()
-    assert shown["period_number"].tolist() == expected["period_number"].tolist()
-    assert (shown["cohort"] == pd.to_datetime(expected["cohort"])).all()
+    expected = assert_cohorts_equal_sql(grid.result, folder, 1 if period == "M" else 3)
     sizes = expected[expected["period_number"] == 0].set_index("cohort")["retained"]
     cohort = pd.Timestamp(sizes.index[1])
     click_point(grid.parts["grid_chart"], "cohort_pick", cohort=str(cohort.date()))
@@ -238,16 +190,7 @@ def test_forecast_tracker_equals_sql_scoring(lazy, folder, demo, tmp_path):
     on_pandas = kw.ForecastTracker(demo.forecasts, actuals, demo.quotas)
     assert tracker.error == ""
     # The leaderboard: each owner's rep commit calls joined to their quarter's actual.
-    expected = sql(
-        f"""SELECT owner, sum(f.amount - a.amount) / sum(a.amount) AS bias, count(*) AS n
-        FROM read_parquet('{folder}/forecasts.parquet') f
-        JOIN read_parquet('{tmp_path}/actuals.parquet') a USING (owner, period)
-        WHERE category = 'commit' AND submitted_by = 'rep' GROUP BY owner ORDER BY owner"""
-    )
-    board = tracker.leaderboard_result
-    assert board["owner"].tolist() == expected["owner"].tolist()
-    assert board["n"].tolist() == expected["n"].tolist()
-    np.testing.assert_allclose(board["bias"], expected["bias"])
+    assert_leaderboard_equals_sql(tracker.leaderboard_result, folder, tmp_path / "actuals.parquet")
     click_point(tracker.parts["leaderboard_chart"], "owner_pick", owner="Ava Chen")
     assert tracker.owner == "Ava Chen"
     won = sql(
@@ -279,14 +222,12 @@ def test_kpi_board_tiles_equal_sql(lazy, folder, demo):
     assert board.error == ""
     pd.testing.assert_frame_equal(board.result, on_pandas.result)
     tiles = board.result.set_index("kpi")
-    q4 = f"BETWEEN TIMESTAMP '{Q4}' AND TIMESTAMP '2025-12-31 23:59:59.999999'"
-    leads = sql(f"SELECT count(*) FROM '{folder}/leads.parquet' WHERE created_at {q4}")
-    assert tiles.loc["leads", "value"] == leads.iloc[0, 0]
+    assert tiles.loc["leads", "value"] == leads_in_q4(folder)
     won, rate = sql(
         f"""SELECT sum(amount) FILTER (WHERE status = 'won'),
                count(*) FILTER (WHERE status = 'won') / count(*)
         FROM read_parquet('{folder}/opportunities.parquet')
-        WHERE status IN ('won', 'lost') AND closed_at {q4}"""
+        WHERE status IN ('won', 'lost') AND closed_at {IN_Q4}"""
     ).iloc[0]
     assert tiles.loc["revenue", "value"] == won
     assert tiles.loc["opportunity_win_rate", "value"] == pytest.approx(rate)
@@ -296,7 +237,7 @@ def test_kpi_board_tiles_equal_sql(lazy, folder, demo):
     on_pandas.selected, on_pandas.breakdown = "leads", "channel"
     assert board.selected == "leads" and board.error == ""
     pd.testing.assert_frame_equal(board.detail_result, on_pandas.detail_result)
-    query = f"SELECT channel, count(*) AS n FROM '{folder}/leads.parquet' WHERE created_at {q4}"
+    query = f"SELECT channel, count(*) AS n FROM '{folder}/leads.parquet' WHERE created_at {IN_Q4}"
     per_channel = sql(query + " GROUP BY channel").set_index("channel")["n"]
     detail = board.detail_result
     at_q4 = detail[detail["period"] == pd.Timestamp(Q4)].set_index("channel")["value"]

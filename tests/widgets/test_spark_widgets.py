@@ -5,14 +5,21 @@ pandas. Small data, few interactions: each one runs Spark jobs.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
 import kpiwidgets as kw
 from tests.conftest import spark_session
 from tests.helpers import click_point
-from tests.widgets.test_lazy_inputs import LIFECYCLE, Q4, _reached, cohorts_sql, funnel_sql, sql
+from tests.widgets.sql_oracles import (
+    LIFECYCLE,
+    assert_cohorts_equal_sql,
+    assert_leaderboard_equals_sql,
+    funnel_sql,
+    leads_in_q4,
+    reached,
+    write_parquet,
+)
 
 pytest.importorskip("pyspark")
 
@@ -24,10 +31,7 @@ def demo():
 
 @pytest.fixture(scope="module")
 def folder(demo, tmp_path_factory):
-    out = tmp_path_factory.mktemp("parquet")
-    for table in demo.tables:
-        demo[table].to_parquet(out / f"{table}.parquet")
-    return out
+    return write_parquet(demo, tmp_path_factory.mktemp("parquet"))
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +48,7 @@ def test_funnel_explorer_on_spark(spark, folder, demo):
     on_pandas = kw.FunnelExplorer(demo.funnel_events)
     assert explorer.error == "" and explorer.steps == LIFECYCLE
     per_entity = funnel_sql(folder / "funnel_events.parquet", LIFECYCLE, 30)
-    assert explorer.result["entities"].tolist() == _reached(per_entity, 5)
+    assert explorer.result["entities"].tolist() == reached(per_entity, 5)
     pd.testing.assert_frame_equal(explorer.result, on_pandas.result)
     # A click on step 2: the entities that stopped there, as SQL finds them.
     click_point(explorer.parts["funnel_chart"], "step", step_number=2)
@@ -65,10 +69,7 @@ def test_retention_grid_on_spark(spark, folder, demo):
     on_pandas = kw.RetentionGrid(demo.revenue)
     assert grid.error == ""
     pd.testing.assert_frame_equal(grid.result, on_pandas.result)
-    expected = cohorts_sql(folder / "revenue.parquet", 1)
-    shown = grid.result[grid.result["retained"] > 0].reset_index(drop=True)
-    assert shown["retained"].tolist() == expected["retained"].tolist()
-    assert shown["period_number"].tolist() == expected["period_number"].tolist()
+    assert_cohorts_equal_sql(grid.result, folder, 1)
     grid.period = on_pandas.period = "Q"
     assert grid.error == ""
     pd.testing.assert_frame_equal(grid.result, on_pandas.result)
@@ -82,17 +83,9 @@ def test_forecast_tracker_on_spark(spark, folder, demo, tmp_path):
     )
     on_pandas = kw.ForecastTracker(demo.forecasts, actuals, demo.quotas)
     assert tracker.error == ""
-    expected = sql(
-        f"""SELECT owner, sum(f.amount - a.amount) / sum(a.amount) AS bias, count(*) AS n
-        FROM read_parquet('{folder}/forecasts.parquet') f
-        JOIN read_parquet('{tmp_path}/actuals.parquet') a USING (owner, period)
-        WHERE category = 'commit' AND submitted_by = 'rep' GROUP BY owner ORDER BY owner"""
-    )
     board = tracker.leaderboard_result
-    assert board["owner"].tolist() == expected["owner"].tolist()
-    assert board["n"].tolist() == expected["n"].tolist()
-    np.testing.assert_allclose(board["bias"], expected["bias"])
-    owner = expected["owner"].iloc[0]
+    assert_leaderboard_equals_sql(board, folder, tmp_path / "actuals.parquet")
+    owner = board["owner"].iloc[0]
     click_point(tracker.parts["leaderboard_chart"], "owner_pick", owner=owner)
     on_pandas.owner = owner
     assert tracker.owner == owner and tracker.error == ""
@@ -111,9 +104,7 @@ def test_kpi_board_on_spark(spark, folder, demo):
     assert board.error == ""
     pd.testing.assert_frame_equal(board.result, on_pandas.result)
     tiles = board.result.set_index("kpi")
-    q4 = f"BETWEEN TIMESTAMP '{Q4}' AND TIMESTAMP '2025-12-31 23:59:59.999999'"
-    leads = sql(f"SELECT count(*) FROM '{folder}/leads.parquet' WHERE created_at {q4}")
-    assert tiles.loc["leads", "value"] == leads.iloc[0, 0]
+    assert tiles.loc["leads", "value"] == leads_in_q4(folder)
     board._buttons["leads"].click()
     board.breakdown = on_pandas.breakdown = "channel"
     on_pandas.selected = "leads"
