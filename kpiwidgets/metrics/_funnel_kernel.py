@@ -25,26 +25,30 @@ event or entity columns it cannot read as codes.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any
 
 import narwhals.stable.v2 as nw
 import numpy as np
 
+from kpiwidgets.metrics._compiled import (
+    I64_MAX,
+    MIN_ROWS,
+    NONE,
+    entity_codes,
+    run_threads,
+    thread_count,
+    times,
+)
 from kpiwidgets.metrics._frames import Prepared, _connection
 from kpiwidgets.metrics._funnel_plan import FURTHEST, FunnelSpec, name_check, scan, step_time
 
 __all__ = ["MIN_ROWS", "entity_times", "funnel_counts"]
 
-MIN_ROWS = int(os.environ.get("KPIWIDGETS_KERNEL_MIN_ROWS", "500000"))
-"""Smallest event log the compiled pass is used for (``KPIWIDGETS_KERNEL_MIN_ROWS``)."""
 
 THREAD_MIN_ROWS = 1_000_000
 """Smallest log whose passes are shared out between threads (one per core, up to 4)."""
 
-_I64_MAX = np.iinfo(np.int64).max
-_NONE = np.iinfo(np.int64).min
-"""A missing time (NaT) in the input, and "step not reached" in the compiled pass's output."""
+_I64_MAX, _NONE = I64_MAX, NONE  # NONE: a missing time (NaT), and "step not reached"
 
 
 def funnel_counts(
@@ -170,14 +174,7 @@ class _Passes:
 
     def run(self, calls: list[Any]) -> None:
         """Run the calls, one per thread (in this thread when there is one)."""
-        if len(calls) == 1:
-            calls[0]()
-            return
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(len(calls)) as pool:
-            for future in [pool.submit(call) for call in calls]:
-                future.result()
+        run_threads(calls)
 
     def count(self, n_names: int) -> np.ndarray:
         """Rows per step name (every row naming it); keeps each share's rows per bucket."""
@@ -283,50 +280,18 @@ def _columns(native: Any, spec: FunnelSpec) -> tuple[Any, ...] | None:
     """Entity codes (entity ``g`` is ``code - base``; negative: null), ``base``, the number of
     entities, the event column, timestamps as int64, their units per microsecond, and a
     function from entities ``g`` to their values; ``None`` for columns the kernel does not
-    read."""
+    read (:func:`._compiled.times`, :func:`._compiled.entity_codes`)."""
     import pandas as pd
 
     if not isinstance(native, pd.DataFrame):
         return None
-    stamps = native[spec.timestamp]
-    dtype = stamps.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        unit = dtype.unit  # the int64 values are UTC instants already
-    elif np.issubdtype(dtype, np.datetime64):
-        unit = np.datetime_data(dtype)[0]
-    else:
+    read = times(native[spec.timestamp])
+    ids = None if read is None else entity_codes(native[spec.entity])
+    if read is None or ids is None:
         return None
-    if unit not in ("s", "ms", "us", "ns"):
-        return None
-    ts = stamps.array.asi8  # int64 in ``unit``; UTC instants when zoned; NaT is int64 min
-    scale = 1000 if unit == "ns" else 1
-    if unit in ("s", "ms"):
-        factor = 1_000_000 if unit == "s" else 1000
-        ts = np.where(ts == _NONE, _NONE, ts * factor)
-    elif unit == "ns" and np.any((ts % 1000 != 0) & (ts != _NONE)):
-        return None  # sub-microsecond times: the plans compare at microsecond precision
-
-    ids = native[spec.entity]
-    if ids.dtype.kind == "i" and len(ids) and not ids.hasnans:
-        values = ids.to_numpy(np.int64)
-        low, high = int(values.min()), int(values.max())
-        if high - low < 4 * len(values):
-            return (
-                *(values, low, high - low + 1, native[spec.event], ts, scale),
-                lambda g: (g + low).astype(ids.dtype),
-            )
-    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
-    if uniques.dtype == object:
-        import pyarrow as pa
-
-        try:
-            pa.array(uniques)  # the entities' values must go back out (funnel_entities)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            return None  # mixed objects: the plans say what they make of them
-    return (
-        *(codes.astype(np.int64, copy=False), 0, len(uniques), native[spec.event], ts, scale),
-        lambda g: uniques.take(g),
-    )
+    ts, scale, _ = read
+    entity, base, n_entities, values = ids
+    return entity, base, n_entities, native[spec.event], ts, scale, values
 
 
 def _name_codes(names: Any, wanted: list[str]) -> np.ndarray | None:
@@ -395,7 +360,7 @@ def _plain_strings(chunk: Any) -> bool:
 
 def _threads(n_rows: int) -> int:
     """Threads for a pass over ``n_rows`` rows (see :data:`THREAD_MIN_ROWS`)."""
-    return 1 if n_rows < THREAD_MIN_ROWS else max(1, min(os.cpu_count() or 1, 4))
+    return thread_count(n_rows, THREAD_MIN_ROWS)
 
 
 _COMPILED: list[Any] = []

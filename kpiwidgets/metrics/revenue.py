@@ -25,6 +25,7 @@ from kpiwidgets.metrics._frames import (
 )
 from kpiwidgets.metrics._names import internal
 from kpiwidgets.metrics._periods import period_index, period_index_of, period_start
+from kpiwidgets.metrics._revenue_kernel import movements
 
 __all__ = ["logo_churn", "mrr_movements", "revenue_retention"]
 
@@ -69,6 +70,9 @@ def mrr_movements(
     0 2024-01-01  150.0        0.0    0.0       150.0
     1 2024-02-01   30.0       20.0   50.0         0.0
     """
+    compiled = movements(revenue, entity, timestamp, value)  # large pandas tables
+    if compiled is not None:
+        return compiled
     data = _monthly(revenue, entity, timestamp, value, where="mrr_movements")
     pairs = _pairs(data, months=1).filter(nw.col(_M) <= data.last)
     first = nw.when(nw.col("now") > 0).then(nw.col(_M)).min().over(_E)
