@@ -60,8 +60,10 @@ def movements(revenue: Any, entity: str, timestamp: str, value: str) -> Any:
     if not used:
         return None  # nothing to report: the plans say it in their own words
     prep = prepare(revenue, name="revenue")
-    per_column = {entity: int(np.count_nonzero(codes < base)), timestamp: 0}
-    per_column[timestamp] = int(np.count_nonzero(ts == NONE))
+    per_column = {
+        entity: int(np.count_nonzero(codes < base)),
+        timestamp: int(np.count_nonzero(ts == NONE)),
+    }
     drop_null_rows(prep, [entity, timestamp], name="revenue", counted=(per_column, len(ts) - used))
 
     starts = np.zeros(n_entities + 1, np.int64)
