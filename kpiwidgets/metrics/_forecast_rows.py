@@ -35,7 +35,14 @@ from kpiwidgets.metrics._frames import (
 from kpiwidgets.metrics._periods import period_index
 from kpiwidgets.metrics.choices import Submissions, ZeroActuals, check_choice
 
-__all__ = ["METRICS", "ForecastRows", "forecast_rows", "metric_columns"]
+__all__ = [
+    "METRICS",
+    "ForecastRows",
+    "actual_table",
+    "forecast_rows",
+    "metric_columns",
+    "zero_actual_error",
+]
 
 #: The error metrics :func:`metric_columns` adds, in their order.
 METRICS = ("error", "abs_error", "ape", "accuracy", "attainment", "bias", "smape")
@@ -147,23 +154,7 @@ def forecast_rows(
     )
     lf = choose_submitted(lf, submitted, extras)
 
-    pa = prepare(actuals, name="actuals")
-    a_schema = pa.lf.collect_schema()
-    unit = ["owner"] if "owner" in a_schema else []
-    if not unit and ("owner" in by or extras):
-        raise ValueError(
-            f"{where}: actuals has no owner column, so calls can only be scored for the whole "
-            f"team: pass by=() (found by={list(by)})"
-        )
-    a_period = datetime_column(
-        pa, [*unit, "period", "amount"], timestamp="period", where=where, table="actuals"
-    )
-    pa = drop_null_rows(pa, [*unit, "period"], name="actuals")
-    act = pa.lf.select(*(nw.col(c) for c in unit), a_period.alias("period"), nw.col("amount"))
-    act = act.group_by(*unit, "period").agg(
-        nw.col("amount").cast(nw.Float64).fill_null(0.0).sum().alias("actual")
-    )
-    act = materialize(act)
+    act, unit = actual_table(actuals, by=by, extras=extras, where=where)
     if not unit:
         lf = lf.group_by("period", "week_of_period", "category", "submitted_by").agg(
             nw.col("amount").sum(), nw.col("snapshot_date").max()
@@ -182,18 +173,47 @@ def forecast_rows(
     n_zero = _count(rows.filter(not_positive))
     if n_zero and zero_actuals == "raise":
         first = rows.filter(not_positive).head(1).collect(backend="pyarrow").rows(named=True)[0]
-        raise ValueError(
-            f"{where}: {n_zero} call(s) are scored against an actual of 0 or less, where "
-            f"ratio metrics are undefined (e.g. {first.get('owner', 'the team')!r}, period "
-            f"{first['period']}). Pass zero_actuals='nan' to keep them with NaN ratios, or "
-            "'exclude' to leave them out"
-        )
+        raise zero_actual_error(where, n_zero, first.get("owner", "the team"), first["period"])
     if n_zero and zero_actuals == "exclude":
         rows = rows.filter(~not_positive)
         counts["calls with a zero actual (excluded)"] = n_zero
     elif n_zero:
         counts["calls with a zero actual (NaN ratios)"] = n_zero
     return ForecastRows(pf, calls, act, metric_columns(rows), unit, extras, counts)
+
+
+def zero_actual_error(where: str, n_zero: int, owner: Any, period: Any) -> ValueError:
+    """The error of ``zero_actuals="raise"``, naming one such call's owner and period."""
+    return ValueError(
+        f"{where}: {n_zero} call(s) are scored against an actual of 0 or less, where "
+        f"ratio metrics are undefined (e.g. {owner!r}, period {period}). Pass "
+        "zero_actuals='nan' to keep them with NaN ratios, or 'exclude' to leave them out"
+    )
+
+
+def actual_table(
+    actuals: Any, *, by: Sequence[str], extras: Sequence[str], where: str
+) -> tuple[nw.LazyFrame, list[str]]:
+    """The actuals summed per owner (when they have an ``owner`` column) and period: the
+    table calls are scored against, and the unit (``["owner"]`` or ``[]``)."""
+    pa = prepare(actuals, name="actuals")
+    a_schema = pa.lf.collect_schema()
+    unit = ["owner"] if "owner" in a_schema else []
+    if not unit and ("owner" in by or extras):
+        raise ValueError(
+            f"{where}: actuals has no owner column, so calls can only be scored for the whole "
+            f"team: pass by=() (found by={list(by)})"
+        )
+    a_period = datetime_column(
+        pa, [*unit, "period", "amount"], timestamp="period", where=where, table="actuals"
+    )
+    pa = drop_null_rows(pa, [*unit, "period"], name="actuals")
+    act = pa.lf.select(*(nw.col(c) for c in unit), a_period.alias("period"), nw.col("amount"))
+    act = act.group_by(*unit, "period").agg(
+        nw.col("amount").cast(nw.Float64).fill_null(0.0).sum().alias("actual")
+    )
+    act = materialize(act)
+    return act, unit
 
 
 def choose_submitted(lf: nw.LazyFrame, submitted: str, extras: Sequence[str] = ()) -> nw.LazyFrame:
