@@ -141,6 +141,8 @@ def _read(forecasts: Any, actuals: Any, category: Any, start: Any, end: Any) -> 
     kinds = {_kind(owner.type), _kind(a_owner.type)}
     if len(kinds) > 1 or None in kinds or not all(_kind(a.type) == "text" for a in arrays[1:]):
         return None
+    if kinds == {"integer"} and forecasts["owner"].dtype.kind not in "iu":
+        return None  # numbers in an object column: DuckDB picks their type
     sub = arrays[2] if has_sub else None
     p_ts, scale, _ = period
     s_ts = snapshot[0]
@@ -170,6 +172,8 @@ def _read(forecasts: Any, actuals: Any, category: Any, start: Any, end: Any) -> 
         chosen = pc.is_in(cat, value_set=pa.array(wanted, cat.type))
         keep &= chosen.to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(keep)
+    if not len(rows):
+        return None  # nothing to score: the plans give the empty result its types
     return _Calls(forecasts, columns, counted, owner, cat, sub, amount, p_ts, s_ts, scale, rows)
 
 
