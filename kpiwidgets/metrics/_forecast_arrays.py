@@ -309,7 +309,9 @@ def _latest_calls(calls: _Calls, submitted: str) -> _Picked | None:
         # Submitters sort as text, "manager" before "rep": a rep call right after a
         # manager's adjustment of the same owner, period, week and category is replaced.
         replaced = (call[1:] == call[:-1]) & (sub_of[:-1] == manager) & (sub_of[1:] == rep)
-        _keep(picked, ~np.concatenate(([False], replaced)))
+        keep = np.ones(len(call), bool)
+        keep[1:] = ~replaced
+        _keep(picked, keep)
     picked.counts = {k: v for k, v in counts.items() if v}
     return picked
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import kpiwidgets as kw
@@ -264,6 +264,7 @@ def test_the_pass_equals_the_loop_and_the_plans(runs, seed, options):
     options=st.sampled_from(OPTIONS),
     submitted=st.booleans(),
 )
+@example(seed=1, n=1, options={"submitted": "final"}, submitted=True)  # no rep or manager call
 def test_random_tables_equal_the_loop(runs, seed, n, options, submitted):
     forecasts, actuals = random_calls(seed, n, submitted=submitted)
     forecasts = _deduplicated(forecasts)
