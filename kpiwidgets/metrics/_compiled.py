@@ -53,7 +53,7 @@ def times(stamps: Any) -> tuple[np.ndarray, int, str] | None:
     dtype = stamps.dtype
     if isinstance(dtype, pd.DatetimeTZDtype):
         unit = dtype.unit  # the int64 values are UTC instants already
-    elif np.issubdtype(dtype, np.datetime64):
+    elif isinstance(dtype, np.dtype) and np.issubdtype(dtype, np.datetime64):
         unit = np.datetime_data(dtype)[0]
     else:
         return None

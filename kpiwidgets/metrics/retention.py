@@ -27,6 +27,7 @@ from kpiwidgets.metrics._frames import (
 )
 from kpiwidgets.metrics._names import internal
 from kpiwidgets.metrics._periods import check_period, period_index, period_index_of, period_start
+from kpiwidgets.metrics._retention_arrays import cells_on as cells_on_arrays
 from kpiwidgets.metrics._zones import convert_zone, wall_time
 from kpiwidgets.metrics.choices import (
     Period,
@@ -188,9 +189,16 @@ def cohort_retention(
             .with_columns(nw.when(at_end).then(nw.col(_V)).otherwise(0.0).alias(_V))
             .drop(_P, _S)
         )
-    if mode == "on":
+    cells = None
+    if mode == "on" and not keys and tz is None and (value is None or value_agg == "sum"):
+        # A large pandas table: the cells from one sort of packed (entity, period) integers.
+        names = {"cohort": _C, "count": _N, "first": _FIRST, "value": _V}
+        cut_at = cut if as_of is not None else None
+        arrays = {"entity": entity, "timestamp": timestamp, "value": value, "names": names}
+        cells = cells_on_arrays(activity, period=period, cut=cut_at, **arrays)
+    if cells is None and mode == "on":
         cells = _cells_on(rows, keys, period, with_value=value is not None)
-    else:
+    elif cells is None:
         cells = _cells_on_or_after(rows, keys, period)
     cells = materialize(cells)
     result = _triangle(
