@@ -10,14 +10,17 @@ and sorts those integers once. In that order a call given twice lies next to its
 week's calls lie together with the latest last, and the result needs no sort of its own. The
 rules are the plans' own (the docstring of :mod:`._forecast_rows`, docs/forecasts.md).
 
-Anything it does not read exactly returns ``None`` before any warning, and the caller runs
-the plans, which also raise the plans' errors: other frames, timestamps that are not naive
-datetimes (or have sub-microsecond parts), amounts that are not numbers, owners that are not
-text or integers, keys that do not fit 64 bits, and a call given twice with two amounts.
+Anything it does not read exactly returns ``None`` and the caller runs the plans, which also
+raise the plans' errors and give the warnings (the pass holds its own until it is sure to
+finish): other frames, timestamps that are not naive numpy datetimes (or have sub-microsecond
+parts), amounts that are not numpy numbers (Arrow-backed and nullable columns tell NaN from
+null, as DuckDB does), NaN or infinite actuals, owners that are not text or integers, keys
+that do not fit 64 bits, and a call given twice with two amounts.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,10 +61,18 @@ def accuracy(
     picked = _latest_calls(calls, submitted)
     if picked is None:
         return None  # a call given twice with two amounts (the plans say which), or wide keys
-    act, _ = actual_table(actuals, by=["owner"], extras=[], where=where)
-    joined = _join(calls, picked, act)
+    with warnings.catch_warnings(record=True) as said:
+        # The actuals' null rows are warned about after the forecasts', as the plans do,
+        # and not at all when the pass hands over to the plans (which warn themselves).
+        warnings.simplefilter("always")
+        act, _ = actual_table(actuals, by=["owner"], extras=[], where=where)
+        joined = _join(calls, picked, act)
     if joined is None:
         return None
+    prep = prepare(forecasts, name="forecasts")
+    drop_null_rows(prep, calls.columns, name="forecasts", counted=calls.nulls)
+    for w in said:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     kept, actual = joined
     _keep(picked, kept)
     del kept
@@ -78,10 +89,9 @@ def accuracy(
     elif n_zero:
         picked.counts["calls with a zero actual (NaN ratios)"] = n_zero
     del not_positive
-    prep = prepare(forecasts, name="forecasts")
-    drop_null_rows(prep, calls.columns, name="forecasts", counted=calls.nulls)
     counts = picked.counts
-    out = _frame(calls, picked, actual, "final" if submitted == "final" else None, aggregate)
+    with np.errstate(all="ignore"):  # infinite calls: DuckDB's IEEE answers, no warnings
+        out = _frame(calls, picked, actual, "final" if submitted == "final" else None, aggregate)
     out.attrs["dropped_rows"] = {**prep.dropped, **counts}
     return out
 
@@ -125,11 +135,11 @@ def _read(forecasts: Any, actuals: Any, category: Any, start: Any, end: Any) -> 
         return None
     if any(isinstance(t, pd.DatetimeTZDtype) for f in frames for t in f.dtypes):
         return None  # wall times and zones: the plans
-    if not np.issubdtype(actuals["period"].dtype, np.datetime64):
-        return None
+    if times(actuals["period"]) is None:
+        return None  # not numpy datetimes, or parts of a microsecond: the plans
     amounts = forecasts["amount"]
-    if not pd.api.types.is_numeric_dtype(amounts) or pd.api.types.is_bool_dtype(amounts):
-        return None
+    if not isinstance(amounts.dtype, np.dtype) or amounts.dtype.kind not in "fiu":
+        return None  # Arrow and masked amounts tell NaN from null: the plans
     period, snapshot = times(forecasts["period"]), times(forecasts["snapshot_date"])
     if period is None or snapshot is None or period[1] != snapshot[1]:
         return None
@@ -266,10 +276,10 @@ def _latest_calls(calls: _Calls, submitted: str) -> _Picked | None:
     snap, values["snapshot"] = _dense(calls.s_ts[idx])
     per_day = calls.per_day
     week = (calls.s_ts[idx] // per_day - values["period"][period] // per_day) // 7
-    values["week"] = int(week.min()) if len(week) else 0
+    values["week"] = int(week.min())
     week -= values["week"]
     fields = [owner, period, week, cat, sub, snap]
-    widths = [_bits(int(f.max()) + 1 if len(f) else 1) for f in fields]
+    widths = [_bits(int(f.max()) + 1) for f in fields]
     row_bits = _bits(len(idx))
     if sum(widths) + row_bits > 63:
         return None
@@ -341,8 +351,6 @@ def _join(calls: _Calls, picked: _Picked, act: Any) -> tuple[np.ndarray, np.ndar
     a_period = table.column("period").to_numpy().astype(f"datetime64[{unit}]").view(np.int64)
     periods = picked.values["period"]
     n_periods = len(periods)
-    if not n_periods:
-        return np.zeros(0, np.int64), np.zeros(0)
     at = np.minimum(np.searchsorted(periods, a_period), n_periods - 1)
     known = periods[at] == a_period
     has_actual = np.zeros(n_periods, bool)
@@ -350,6 +358,8 @@ def _join(calls: _Calls, picked: _Picked, act: Any) -> tuple[np.ndarray, np.ndar
     found = known & a_rank.is_valid().to_numpy(zero_copy_only=False)
     a_key = a_rank.fill_null(0).to_numpy().astype(np.int64)[found] * n_periods + at[found]
     a_value = table.column("actual").to_numpy()[found]
+    if not np.isfinite(a_value).all():
+        return None  # NaN or infinite actuals compare as DuckDB compares them: the plans
     order = np.argsort(a_key)
     a_key, a_value = a_key[order], a_value[order]
 
@@ -385,7 +395,7 @@ def _frame(
     def ratio(num: np.ndarray) -> np.ndarray:
         return np.divide(num, actual, out=nan.copy(), where=positive)
 
-    def times(name: str, column: str) -> np.ndarray:
+    def moments(name: str, column: str) -> np.ndarray:
         unit = "ns" if calls.scale == 1000 else "us"
         dtype = calls.frame[column].dtype  # the input's unit
         distinct = picked.values[name].astype(f"datetime64[{unit}]").astype(dtype)
@@ -395,30 +405,30 @@ def _frame(
         return picked.values[name].take(picked.rank(name))
 
     ape = ratio(abs_error)
-    accuracy = np.maximum(1 - ape, 0.0)
+    score = np.maximum(1 - ape, 0.0)
     denom = np.abs(actual) + np.abs(forecast)
     smape = np.divide(2 * abs_error, denom, out=np.zeros(n), where=denom > 0)
     columns = {
         "owner": text("owner"),
-        "period": times("period", "period"),
+        "period": moments("period", "period"),
         "week_of_period": picked.rank("week") + picked.values["week"],
         "category": text("category"),
         "submitted_by": _repeat(sub, n) if sub else text("submitted_by"),
-        "snapshot_date": times("snapshot", "snapshot_date"),
+        "snapshot_date": moments("snapshot", "snapshot_date"),
         "forecast": forecast,
         "actual": actual,
         "owners": np.ones(n, np.int64),
         "error": error,
         "abs_error": abs_error,
         "ape": ape,
-        "accuracy": accuracy,
+        "accuracy": score,
         "attainment": ratio(forecast),
         "bias": ratio(error),
         "smape": smape,
         "aggregate": _repeat(aggregate, n),
     }
     table = pa.table(columns)
-    del columns, forecast, error, abs_error, ape, accuracy, smape
+    del columns, forecast, error, abs_error, ape, score, smape
     return table.to_pandas(split_blocks=True, self_destruct=True)
 
 

@@ -12,7 +12,8 @@ it always does, so both give one answer.
 
 Anything it does not read exactly returns ``None`` and the plan runs: other frames, timestamps
 that are not naive datetimes (zoned, dates, sub-microsecond parts), values that are not
-numbers, ids Arrow cannot hold, and tables with no usable row.
+plain numpy numbers (Arrow-backed and nullable columns tell NaN from null), ids Arrow cannot
+hold, and tables with no usable row.
 """
 
 from __future__ import annotations
@@ -110,8 +111,8 @@ def _read(activity: Any, entity: str, timestamp: str, value: str | None) -> tupl
     values = None
     if value is not None:
         column = activity[value]
-        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-            return None
+        if not isinstance(column.dtype, np.dtype) or column.dtype.kind not in "fiu":
+            return None  # Arrow and masked values tell NaN from null: the plan
         values = column.to_numpy(np.float64, na_value=np.nan)
     ts, scale, _ = read
     codes, base, _, _ = ids

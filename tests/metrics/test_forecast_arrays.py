@@ -14,6 +14,7 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -531,3 +532,121 @@ def test_small_frames_run_the_plans(monkeypatch):
         pytest.skip("KPIWIDGETS_KERNEL_MIN_ROWS forces the pass on small tables")
     quiet(kw.forecast_accuracy, _deduplicated(forecasts), actuals)
     assert made == []  # below MIN_ROWS (half a million rows by default)
+
+
+def _two_reps():
+    forecasts = pd.DataFrame(
+        {
+            "owner": ["ava", "ava", "ben", "ben"],
+            "period": pd.to_datetime(["2025-01-01"] * 4),
+            "snapshot_date": pd.to_datetime(["2025-01-06", "2025-03-24"] * 2),
+            "category": "commit",
+            "amount": [80.0, 110.0, 300.0, 250.0],
+        }
+    )
+    actuals = pd.DataFrame(
+        {
+            "owner": ["ava", "ben"],
+            "period": pd.to_datetime(["2025-01-01"] * 2),
+            "amount": [100.0, 200.0],
+        }
+    )
+    return forecasts, actuals
+
+
+def _said(fn, *args, **kwargs):
+    """``(result or error text, warnings in order)``."""
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        try:
+            out = fn(*args, **kwargs)
+        except ValueError as exc:
+            out = str(exc)
+    return out, [f"{w.category.__name__}: {w.message}" for w in said]
+
+
+def test_nan_and_null_that_arrow_tells_apart_go_to_the_plans(runs):
+    arrow_nan = pd.array(
+        pa.array([np.nan, 200.0], from_pandas=False), dtype=pd.ArrowDtype(pa.float64())
+    )
+    forecasts, actuals = _two_reps()
+    cases = [
+        (
+            forecasts,
+            actuals.assign(period=actuals["period"].astype(pd.ArrowDtype(pa.timestamp("us")))),
+        ),
+        (
+            forecasts,
+            actuals.assign(
+                period=actuals["period"].astype("datetime64[ns]") + pd.Timedelta(500, "ns")
+            ),
+        ),
+        (forecasts, actuals.assign(amount=arrow_nan)),  # a NaN actual DuckDB keeps
+        (forecasts, actuals.assign(amount=[np.inf, 200.0])),
+        (
+            forecasts.assign(
+                amount=pd.array(
+                    pa.array([np.nan, 110.0, 300.0, 250.0], from_pandas=False),
+                    dtype=pd.ArrowDtype(pa.float64()),
+                )
+            ),
+            actuals,
+        ),
+        (forecasts.assign(amount=forecasts["amount"].astype("Float64")), actuals),
+    ]
+    for f, a in cases:
+        out, said = _said(kw.forecast_accuracy, f, a)
+        ref, ref_said = _said(plans, f, a)
+        pd.testing.assert_frame_equal(out, ref)
+        assert said == ref_said
+    assert runs == []
+
+
+def test_warnings_come_in_the_plans_order_and_once(runs):
+    forecasts, actuals = _two_reps()
+    forecasts.loc[0, "category"] = None
+    actuals = pd.concat(
+        [
+            actuals,
+            pd.DataFrame(
+                {"owner": [None], "period": pd.to_datetime(["2025-01-01"]), "amount": [1.0]}
+            ),
+        ],
+        ignore_index=True,
+    )
+    out, said = _said(kw.forecast_accuracy, forecasts, actuals)
+    assert runs == [1]
+    ref, ref_said = _said(plans, forecasts, actuals)
+    assert said == ref_said
+    assert [s.split(":")[1].strip() for s in said] == ["forecasts", "actuals"]
+    pd.testing.assert_frame_equal(out, ref)
+    # zero_actuals="raise": the same warnings, then the same error
+    zero = actuals.assign(amount=[100.0, 0.0, 1.0])
+    assert _said(kw.forecast_accuracy, forecasts, zero, zero_actuals="raise") == _said(
+        plans, forecasts, zero, zero_actuals="raise"
+    )
+    # the pass handing over after reading the actuals (an owner the forecasts' type cannot
+    # hold) leaves the warnings to the plans: each once
+    f = forecasts.assign(owner=np.array([1, 1, 2, 2], np.int32))
+    a = pd.DataFrame(
+        {
+            "owner": np.array([1, 2, 2**40, 5]),
+            "period": pd.to_datetime(["2025-01-01"] * 3 + [None]),
+            "amount": [100.0, 200.0, 5.0, 1.0],
+        }
+    )
+    runs.clear()
+    out, said = _said(kw.forecast_accuracy, f, a)
+    assert runs == []
+    assert (out, said)[1] == _said(plans, f, a)[1]
+    assert sum("actuals" in s for s in said) == 1
+
+
+def test_an_infinite_call_scores_as_the_plans_without_numpy_warnings(runs):
+    forecasts, actuals = _two_reps()
+    forecasts.loc[2, "amount"] = np.inf
+    out, said = _said(kw.forecast_accuracy, forecasts, actuals)
+    assert runs == [1]
+    assert said == []
+    pd.testing.assert_frame_equal(out, plans(forecasts, actuals))
+    assert out["error"].iloc[2] == np.inf

@@ -237,6 +237,8 @@ def test_what_the_pass_does_not_read_exactly_goes_to_the_plan(runs):
         (arrow_dates, {}),
         (sub_us, {}),
         (frame.assign(mrr=frame["mrr"] > 0), {"value": "mrr"}),
+        (frame.assign(mrr=frame["mrr"].astype("Float64")), {"value": "mrr"}),
+        (frame.assign(mrr=frame["mrr"].astype("float64[pyarrow]")), {"value": "mrr"}),
         (frame, {"mode": "on_or_after"}),
         (frame, {"value": "mrr", "value_agg": "period_end"}),
         (frame.assign(plan=frame["account_id"] % 2), {"by": "plan"}),
